@@ -1,0 +1,151 @@
+//! The FHIR R4 type table (`data/r4-model.txt`, derived from fhirpath.js's model
+//! by `scripts/derive_model.py`): element types per path, choice elements and the
+//! type hierarchy. It gives nodes their FHIR type, which `is`/`as`/`ofType`,
+//! polymorphic navigation (`Observation.value`) and primitive conversion need.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+pub type TypeId = u16;
+/// A node whose FHIR type the model does not know (e.g. non-standard content).
+pub const UNKNOWN: TypeId = u16::MAX;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    Type(TypeId),
+    /// A `[x]` element: the JSON key carries the type as a suffix.
+    Choice,
+}
+
+/// How a node's JSON value converts to a FHIRPath system value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Category {
+    Boolean,
+    Integer,
+    Decimal,
+    String,
+    Date,
+    DateTime,
+    Time,
+    Quantity,
+    Complex,
+}
+
+struct TypeDef {
+    name: &'static str,
+    parent: TypeId,
+    category: Category,
+    /// Sorted by name for binary search.
+    fields: Vec<(&'static str, Field)>,
+}
+
+pub struct Model {
+    types: Vec<TypeDef>,
+    by_name: HashMap<&'static str, TypeId>,
+    resource: TypeId,
+    domain_resource: TypeId,
+}
+
+const DATA: &str = include_str!("../data/r4-model.txt");
+
+fn category(name: &str) -> Category {
+    match name {
+        "boolean" => Category::Boolean,
+        "integer" | "positiveInt" | "unsignedInt" => Category::Integer,
+        "decimal" => Category::Decimal,
+        "date" => Category::Date,
+        "dateTime" | "instant" => Category::DateTime,
+        "time" => Category::Time,
+        "Quantity" | "Age" | "Count" | "Distance" | "Duration" | "MoneyQuantity" | "SimpleQuantity" => Category::Quantity,
+        _ if name.starts_with("System.") || name.starts_with(|c: char| c.is_ascii_lowercase()) => Category::String,
+        _ => Category::Complex,
+    }
+}
+
+impl Model {
+    fn load() -> Model {
+        let lines: Vec<Vec<&'static str>> = DATA
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .map(|l| l.split(' ').collect())
+            .collect();
+        let mut m = Model { types: Vec::new(), by_name: HashMap::new(), resource: UNKNOWN, domain_resource: UNKNOWN };
+        for line in &lines {
+            m.intern(line[0]);
+        }
+        for line in &lines {
+            let id = m.intern(line[0]);
+            let parent = if line[1] == "-" { UNKNOWN } else { m.intern(line[1]) };
+            let mut fields: Vec<(&'static str, Field)> = line[2..]
+                .iter()
+                .filter_map(|f| f.split_once(':'))
+                .map(|(name, ty)| (name, if ty == "[x]" { Field::Choice } else { Field::Type(m.intern(ty)) }))
+                .collect();
+            fields.sort_by_key(|(name, _)| *name);
+            let def = &mut m.types[id as usize];
+            def.parent = parent;
+            def.fields = fields;
+        }
+        m.resource = m.by_name["Resource"];
+        m.domain_resource = m.by_name["DomainResource"];
+        m
+    }
+
+    fn intern(&mut self, name: &'static str) -> TypeId {
+        if let Some(id) = self.by_name.get(name) {
+            return *id;
+        }
+        let id = self.types.len() as TypeId;
+        self.types.push(TypeDef { name, parent: UNKNOWN, category: category(name), fields: Vec::new() });
+        self.by_name.insert(name, id);
+        id
+    }
+
+    pub fn type_id(&self, name: &str) -> Option<TypeId> {
+        self.by_name.get(name).copied()
+    }
+
+    /// The type's name; backbone elements are named by their path (`Patient.contact`).
+    pub fn name(&self, id: TypeId) -> &'static str {
+        self.types.get(id as usize).map_or("", |t| t.name)
+    }
+
+    pub fn category(&self, id: TypeId) -> Option<Category> {
+        self.types.get(id as usize).map(|t| t.category)
+    }
+
+    /// The declared type of `field` on `ty`, looking through base types.
+    pub fn field(&self, mut ty: TypeId, field: &str) -> Option<Field> {
+        while let Some(def) = self.types.get(ty as usize) {
+            if let Ok(i) = def.fields.binary_search_by(|(n, _)| (*n).cmp(field)) {
+                return Some(def.fields[i].1);
+            }
+            ty = def.parent;
+        }
+        None
+    }
+
+    pub fn is_subtype(&self, mut ty: TypeId, ancestor: TypeId) -> bool {
+        while ty != UNKNOWN {
+            if ty == ancestor {
+                return true;
+            }
+            ty = self.types.get(ty as usize).map_or(UNKNOWN, |t| t.parent);
+        }
+        false
+    }
+
+    /// `Resource`/`DomainResource` (or unknown): the JSON `resourceType` says more.
+    pub fn is_abstract_resource(&self, ty: TypeId) -> bool {
+        ty == UNKNOWN || ty == self.resource || ty == self.domain_resource
+    }
+
+    pub fn is_resource(&self, ty: TypeId) -> bool {
+        self.is_subtype(ty, self.resource)
+    }
+}
+
+pub fn model() -> &'static Model {
+    static MODEL: OnceLock<Model> = OnceLock::new();
+    MODEL.get_or_init(Model::load)
+}
