@@ -1,0 +1,182 @@
+//! What a stored resource must look like, and the server-owned parts of it:
+//! ids, `meta.versionId`, `meta.lastUpdated`, `meta.project`, `meta.compartment`.
+
+use crate::definitions;
+use crate::outcome::{FhirError, Result};
+use serde_json::{json, Map, Value};
+
+/// FHIR R4 `id`: 1 to 64 of `A-Z a-z 0-9 - .`
+pub fn is_valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
+/// Checks the shape every written resource must have and returns its type.
+pub fn check(resource: &Value) -> Result<&str> {
+    let obj = resource
+        .as_object()
+        .ok_or_else(|| FhirError::invalid("Resource must be a JSON object"))?;
+    let resource_type = match obj.get("resourceType") {
+        Some(Value::String(t)) => t.as_str(),
+        Some(_) => return Err(FhirError::invalid("resourceType must be a string").at("resourceType")),
+        None => return Err(FhirError::invalid("Missing resourceType").at("resourceType")),
+    };
+    if !definitions::is_resource_type(resource_type) {
+        return Err(FhirError::invalid(format!("Unknown resourceType '{resource_type}'")).at("resourceType"));
+    }
+    match obj.get("id") {
+        None => {}
+        Some(Value::String(id)) if is_valid_id(id) => {}
+        Some(_) => return Err(FhirError::invalid("Invalid id").at(format!("{resource_type}.id"))),
+    }
+    match obj.get("meta") {
+        None => {}
+        Some(Value::Object(meta)) => {
+            if let Some(p) = meta.get("project") {
+                if !p.as_str().is_some_and(is_valid_id) {
+                    return Err(FhirError::invalid("Invalid meta.project").at(format!("{resource_type}.meta.project")));
+                }
+            }
+        }
+        Some(_) => return Err(FhirError::invalid("meta must be an object").at(format!("{resource_type}.meta"))),
+    }
+    Ok(resource_type)
+}
+
+pub fn id(resource: &Value) -> Option<&str> {
+    resource.get("id").and_then(Value::as_str)
+}
+
+pub fn meta_project(resource: &Value) -> Option<&str> {
+    resource.get("meta")?.get("project")?.as_str()
+}
+
+/// The server-assigned parts of a version.
+pub struct Stamp<'a> {
+    pub id: &'a str,
+    pub version_id: &'a str,
+    pub last_updated: &'a str,
+    pub project_id: &'a str,
+    /// References such as `Project/<id>` or `Patient/<id>`.
+    pub compartments: &'a [String],
+}
+
+/// Writes the server-owned fields into the resource, replacing what the client sent.
+pub fn stamp(resource: &mut Value, s: &Stamp) {
+    let obj = resource.as_object_mut().expect("checked resource is an object");
+    obj.insert("id".into(), Value::String(s.id.into()));
+    let meta = obj.entry("meta").or_insert_with(|| Value::Object(Map::new()));
+    let meta = meta.as_object_mut().expect("checked meta is an object");
+    meta.insert("versionId".into(), Value::String(s.version_id.into()));
+    meta.insert("lastUpdated".into(), Value::String(s.last_updated.into()));
+    meta.insert("project".into(), Value::String(s.project_id.into()));
+    if s.compartments.is_empty() {
+        meta.remove("compartment");
+    } else {
+        let refs = s.compartments.iter().map(|c| json!({ "reference": c })).collect();
+        meta.insert("compartment".into(), Value::Array(refs));
+    }
+}
+
+/// True when two versions differ only in `meta.versionId` and `meta.lastUpdated`:
+/// such an update makes no new version.
+pub fn same_content(a: &Value, b: &Value) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else { return a == b };
+    let empty = Map::new();
+    let meta_of = |o: &Map<String, Value>| -> Map<String, Value> {
+        let mut m = o.get("meta").and_then(Value::as_object).unwrap_or(&empty).clone();
+        m.remove("versionId");
+        m.remove("lastUpdated");
+        m
+    };
+    a.len() == b.len()
+        && a.iter().all(|(k, v)| k == "meta" || b.get(k) == Some(v))
+        && b.contains_key("meta") == a.contains_key("meta")
+        && meta_of(a) == meta_of(b)
+}
+
+/// An RFC 4122 version-4 UUID from 16 random bytes.
+pub fn uuid_v4(mut bytes: [u8; 16]) -> String {
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+}
+
+/// `if_match` as a bare version id: accepts `3`, `"3"` and the ETag form `W/"3"`.
+pub fn if_match_version(if_match: &str) -> &str {
+    let s = if_match.trim();
+    let s = s.strip_prefix("W/").unwrap_or(s);
+    s.trim_matches('"')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind_of(v: Value) -> crate::outcome::ErrorKind {
+        check(&v).unwrap_err().kind
+    }
+
+    #[test]
+    fn ids_follow_the_fhir_id_pattern() {
+        assert!(is_valid_id("abc-123.DEF"));
+        assert!(is_valid_id(&"a".repeat(64)));
+        assert!(!is_valid_id(&"a".repeat(65)));
+        assert!(!is_valid_id(""));
+        assert!(!is_valid_id("a b"));
+        assert!(!is_valid_id("a/b"));
+        assert!(!is_valid_id("é"));
+    }
+
+    #[test]
+    fn a_resource_must_be_an_object_with_a_known_type() {
+        use crate::outcome::ErrorKind::Invalid;
+        assert_eq!(kind_of(json!([1])), Invalid);
+        assert_eq!(kind_of(json!({"id": "x"})), Invalid);
+        assert_eq!(kind_of(json!({"resourceType": "Nonsense"})), Invalid);
+        assert_eq!(kind_of(json!({"resourceType": 7})), Invalid);
+        assert_eq!(kind_of(json!({"resourceType": "Patient", "id": "bad id"})), Invalid);
+        assert_eq!(kind_of(json!({"resourceType": "Patient", "meta": []})), Invalid);
+        assert_eq!(kind_of(json!({"resourceType": "Patient", "meta": {"project": 1}})), Invalid);
+        assert_eq!(check(&json!({"resourceType": "Patient", "id": "p1"})).unwrap(), "Patient");
+    }
+
+    #[test]
+    fn stamping_overwrites_client_meta_and_lists_compartments() {
+        let mut r = json!({"resourceType": "Patient", "id": "client", "meta": {"versionId": "x", "tag": [1]}});
+        let comps = vec!["Project/p1".to_string()];
+        stamp(&mut r, &Stamp { id: "p", version_id: "v", last_updated: "t", project_id: "p1", compartments: &comps });
+        assert_eq!(r["id"], "p");
+        assert_eq!(r["meta"]["versionId"], "v");
+        assert_eq!(r["meta"]["tag"], json!([1]));
+        assert_eq!(r["meta"]["compartment"], json!([{"reference": "Project/p1"}]));
+    }
+
+    #[test]
+    fn versions_differing_only_in_version_and_time_are_the_same_content() {
+        let a = json!({"resourceType": "Patient", "active": true, "meta": {"versionId": "1", "lastUpdated": "a", "project": "p"}});
+        let b = json!({"resourceType": "Patient", "active": true, "meta": {"versionId": "2", "lastUpdated": "b", "project": "p"}});
+        let c = json!({"resourceType": "Patient", "active": false, "meta": {"versionId": "2", "lastUpdated": "b", "project": "p"}});
+        let d = json!({"resourceType": "Patient", "active": true, "meta": {"versionId": "2", "lastUpdated": "b", "project": "p", "tag": []}});
+        assert!(same_content(&a, &b));
+        assert!(!same_content(&a, &c));
+        assert!(!same_content(&a, &d));
+    }
+
+    #[test]
+    fn uuids_are_version_4() {
+        let u = uuid_v4([0xff; 16]);
+        assert_eq!(u.len(), 36);
+        assert_eq!(&u[14..15], "4");
+        assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"));
+        assert!(is_valid_id(&u));
+    }
+
+    #[test]
+    fn if_match_accepts_weak_etags_and_quotes() {
+        assert_eq!(if_match_version("W/\"3\""), "3");
+        assert_eq!(if_match_version("\"3\""), "3");
+        assert_eq!(if_match_version("3"), "3");
+    }
+}

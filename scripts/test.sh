@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Runs every test: the pure-Rust crates (cargo test), then the SQL
+# specification in tests/sql against the installed extension on each
+# PostgreSQL version (PG_VERSIONS, default "15 17 18"), each test file in a
+# fresh database. Prints one closing line: "N passed, N failed".
+#
+#   sudo scripts/test.sh                  # everything
+#   PG_VERSIONS=15 SQL_ONLY=1 scripts/test.sh view   # one version, SQL files matching "view"
+source "$(dirname "$0")/env.sh"
+require_root
+install_packages
+install_cargo_pgrx
+
+filter=${1:-}
+passed=0
+failed=0
+failures=()
+
+if [ -z "${SQL_ONLY:-}" ]; then
+  log "cargo test (pure-Rust crates)"
+  cargo_out=$(mktemp)
+  (cd "$REPO_ROOT" && cargo test 2>&1) > "$cargo_out" && cargo_status=0 || cargo_status=$?
+  grep -E '^(test result|conformance|failures:|---- |error)' "$cargo_out" || true
+  read -r cp cf < <(awk '/^test result:/ {p += $4; f += $6} END {print p+0, f+0}' "$cargo_out")
+  passed=$((passed + cp)); failed=$((failed + cf))
+  if [ "$cargo_status" -ne 0 ]; then
+    [ "$cf" -eq 0 ] && failed=$((failed + 1))
+    failures+=("cargo test")
+    tail -n 30 "$cargo_out"
+  fi
+  rm -f "$cargo_out"
+fi
+
+for major in ${PG_VERSIONS:-15 17 18}; do
+  pg_config=$(pg_config_for "$major")
+  install_extension "$major" "$pg_config"
+  cluster=$(start_cluster "$pg_config")
+  trap 'stop_cluster "$pg_config" "$cluster"' EXIT
+  bindir=$("$pg_config" --bindir)
+  log "SQL specification on PostgreSQL $("$pg_config" --version | awk '{print $2}')"
+  for file in "$REPO_ROOT"/tests/sql/*"$filter"*.sql; do
+    name=$(basename "$file" .sql)
+    db="t_$name"
+    "$bindir/createdb" -h "$cluster" -U postgres "$db"
+    out=$("$bindir/psql" -X -h "$cluster" -U postgres -d "$db" -v ON_ERROR_STOP=1 \
+          -f "$REPO_ROOT/tests/harness.sql" -f "$file" 2>&1) && status=0 || status=$?
+    ok=$(grep -c '^ok - ' <<<"$out" || true)
+    bad=$(grep -c '^not ok - ' <<<"$out" || true)
+    if [ "$status" -ne 0 ]; then
+      bad=$((bad + 1))
+      printf '%s\n' "$out" | grep -v '^ok - ' | tail -n 15 | sed "s/^/  pg$major $name: /"
+      failures+=("pg$major $name: stopped by an error")
+    fi
+    grep '^not ok - ' <<<"$out" | sed "s/^/  pg$major $name: /" || true
+    [ "$bad" -gt 0 ] && [ "$status" -eq 0 ] && failures+=("pg$major $name")
+    printf '  pg%s %-28s %3d ok %3d not ok\n' "$major" "$name" "$ok" "$bad"
+    passed=$((passed + ok)); failed=$((failed + bad))
+    "$bindir/dropdb" -h "$cluster" -U postgres "$db"
+  done
+  stop_cluster "$pg_config" "$cluster"
+  trap - EXIT
+done
+
+if [ ${#failures[@]} -gt 0 ]; then
+  printf '\nfailed: %s\n' "${failures[@]}"
+fi
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

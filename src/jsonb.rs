@@ -1,0 +1,75 @@
+//! `Document`: a jsonb argument or result as a `serde_json::Value`.
+//!
+//! pgrx's own `JsonB` panics (SQLSTATE XX000) on input serde cannot hold, such
+//! as nesting deeper than serde's recursion limit; a `Document` refuses it with
+//! 22023 and an OperationOutcome like every other bad input.
+
+use crate::errors::raise;
+use fhir_access_core::outcome::FhirError;
+use pgrx::callconv::{Arg, ArgAbi, BoxRet, FcInfo};
+use pgrx::datum::Datum;
+use pgrx::fcinfo::{direct_function_call, direct_function_call_as_datum};
+use pgrx::nullable::Nullable;
+use pgrx::pgrx_sql_entity_graph::metadata::{
+    ArgumentError, ReturnsError, ReturnsRef, SqlMappingRef, SqlTranslatable, TypeOrigin,
+};
+use pgrx::prelude::*;
+use serde_json::Value;
+use std::ffi::{CStr, CString};
+
+pub struct Document(pub Value);
+
+impl FromDatum for Document {
+    unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _: pg_sys::Oid) -> Option<Self> {
+        if is_null {
+            return None;
+        }
+        let text = unsafe { direct_function_call::<&CStr>(pg_sys::jsonb_out, &[Some(datum)]) }
+            .expect("jsonb_out returns text");
+        let parsed = serde_json::from_slice(text.to_bytes());
+        unsafe { pg_sys::pfree(text.as_ptr().cast_mut().cast()) };
+        match parsed {
+            Ok(value) => Some(Document(value)),
+            Err(e) => raise(FhirError::invalid(format!("Unsupported JSON document: {e}"))),
+        }
+    }
+}
+
+impl IntoDatum for Document {
+    fn into_datum(self) -> Option<pg_sys::Datum> {
+        // serde_json escapes control characters, so the text has no NUL byte.
+        let text = CString::new(self.0.to_string()).expect("serialized JSON has no NUL byte");
+        unsafe { direct_function_call_as_datum(pg_sys::jsonb_in, &[Some(text.as_ptr().into())]) }
+    }
+
+    fn type_oid() -> pg_sys::Oid {
+        pg_sys::JSONBOID
+    }
+}
+
+unsafe impl<'fcx> ArgAbi<'fcx> for Document {
+    unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
+        let index = arg.index();
+        unsafe { arg.unbox_arg_using_from_datum() }.unwrap_or_else(|| panic!("argument {index} must not be null"))
+    }
+
+    unsafe fn unbox_nullable_arg(arg: Arg<'_, 'fcx>) -> Nullable<Self> {
+        unsafe { arg.unbox_arg_using_from_datum() }.into()
+    }
+}
+
+unsafe impl BoxRet for Document {
+    unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> Datum<'fcx> {
+        match self.into_datum() {
+            Some(datum) => unsafe { fcinfo.return_raw_datum(datum) },
+            None => fcinfo.return_null(),
+        }
+    }
+}
+
+unsafe impl SqlTranslatable for Document {
+    const TYPE_IDENT: &'static str = pgrx::pgrx_resolved_type!(Document);
+    const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
+    const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal("jsonb"));
+    const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Ok(ReturnsRef::One(SqlMappingRef::literal("jsonb")));
+}

@@ -1,0 +1,164 @@
+//! Persistence through SPI. Every statement is static SQL from `sql/queries`,
+//! prepared once per backend and kept. Reads use read-only SPI so that they
+//! never allocate a transaction id (hot standbys stay usable).
+
+use crate::jsonb::Document;
+use pgrx::datum::DatumWithOid;
+use pgrx::prelude::*;
+use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiResult, SpiTupleTable};
+use serde_json::Value;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use pgrx::pg_sys::BuiltinOid::{BOOLOID, JSONBOID, TEXTARRAYOID, TEXTOID};
+
+struct Statement {
+    sql: &'static str,
+    args: &'static [PgBuiltInOids],
+    mutating: bool,
+}
+
+macro_rules! statement {
+    ($name:literal, [$($arg:expr),*], $mutating:expr) => {
+        Statement {
+            sql: include_str!(concat!("../sql/queries/", $name, ".sql")),
+            args: &[$($arg),*],
+            mutating: $mutating,
+        }
+    };
+}
+
+const CURRENT: Statement = statement!("current", [TEXTOID, TEXTOID], false);
+const CURRENT_FOR_UPDATE: Statement = statement!("current_for_update", [TEXTOID, TEXTOID], true);
+const PROJECT_EXISTS: Statement = statement!("project_exists", [TEXTOID], false);
+const INSERT_VERSION: Statement = statement!(
+    "insert_version",
+    [TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, TEXTARRAYOID, JSONBOID],
+    true
+);
+const UPDATE_VERSION: Statement = statement!(
+    "update_version",
+    [TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, TEXTARRAYOID, JSONBOID],
+    true
+);
+const VERSION: Statement = statement!("version", [TEXTOID, TEXTOID, TEXTOID], false);
+const HISTORY: Statement = statement!("history", [TEXTOID, TEXTOID], false);
+
+thread_local! {
+    static PLANS: RefCell<HashMap<&'static str, Rc<OwnedPreparedStatement>>> = RefCell::new(HashMap::new());
+}
+
+/// Runs a statement through its kept plan, preparing it on first use.
+fn run<R>(stmt: &Statement, args: &[DatumWithOid], read: impl FnOnce(SpiTupleTable) -> SpiResult<R>) -> R {
+    let result = Spi::connect_mut(|client: &mut SpiClient| {
+        // The map is not borrowed while the statement runs: a statement may fire
+        // triggers that come back here.
+        let plan = PLANS.with(|plans| -> SpiResult<Rc<OwnedPreparedStatement>> {
+            if let Some(plan) = plans.borrow().get(stmt.sql) {
+                return Ok(Rc::clone(plan));
+            }
+            let oids: Vec<PgOid> = stmt.args.iter().map(|o| PgOid::BuiltIn(*o)).collect();
+            let prepared = if stmt.mutating {
+                client.prepare_mut(stmt.sql, &oids)?
+            } else {
+                client.prepare(stmt.sql, &oids)?
+            };
+            let kept = Rc::new(prepared.keep());
+            plans.borrow_mut().insert(stmt.sql, Rc::clone(&kept));
+            Ok(kept)
+        })?;
+        let table = if stmt.mutating { client.update(&*plan, None, args)? } else { client.select(&*plan, None, args)? };
+        read(table)
+    });
+    result.unwrap_or_else(|e| panic!("fhir_access storage query failed: {e}"))
+}
+
+/// The current version of a resource.
+pub struct Current {
+    pub project_id: String,
+    pub version_id: String,
+    /// PostgreSQL timestamp (µs since 2000-01-01).
+    pub last_updated: i64,
+    pub deleted: bool,
+    pub content: Value,
+}
+
+fn read_current(stmt: &Statement, resource_type: &str, id: &str) -> Option<Current> {
+    run(stmt, &[resource_type.into(), id.into()], |mut rows| {
+        let Some(row) = rows.next() else { return Ok(None) };
+        Ok(Some(Current {
+            project_id: row.get(1)?.expect("project_id is NOT NULL"),
+            version_id: row.get(2)?.expect("version_id is NOT NULL"),
+            last_updated: row.get(3)?.expect("last_updated is NOT NULL"),
+            deleted: row.get(4)?.expect("deleted is NOT NULL"),
+            content: row.get::<Document>(5)?.expect("content is NOT NULL").0,
+        }))
+    })
+}
+
+pub fn current(resource_type: &str, id: &str) -> Option<Current> {
+    read_current(&CURRENT, resource_type, id)
+}
+
+/// The current version, locked against concurrent writers until the transaction ends.
+pub fn current_for_update(resource_type: &str, id: &str) -> Option<Current> {
+    read_current(&CURRENT_FOR_UPDATE, resource_type, id)
+}
+
+pub fn project_exists(project_id: &str) -> bool {
+    run(&PROJECT_EXISTS, &[project_id.into()], |rows| Ok(rows.first().get_one::<bool>()?.unwrap_or(false)))
+}
+
+/// A version to write.
+pub struct NewVersion<'a> {
+    pub resource_type: &'a str,
+    pub id: &'a str,
+    pub project_id: &'a str,
+    pub version_id: &'a str,
+    /// FHIR instant text, also stored as `meta.lastUpdated`.
+    pub last_updated: &'a str,
+    pub deleted: bool,
+    pub compartments: Vec<String>,
+    pub content: Value,
+}
+
+/// Writes a version: the current row (inserted for the first version,
+/// replaced afterwards) and its history row, in one statement.
+pub fn write(version: NewVersion, first: bool) {
+    let args: [DatumWithOid; 8] = [
+        version.resource_type.into(),
+        version.id.into(),
+        version.project_id.into(),
+        version.version_id.into(),
+        version.last_updated.into(),
+        version.deleted.into(),
+        version.compartments.into(),
+        Document(version.content).into(),
+    ];
+    run(if first { &INSERT_VERSION } else { &UPDATE_VERSION }, &args, |_| Ok(()))
+}
+
+/// A stored version: whether it is a deletion, and its content.
+pub struct Version {
+    pub deleted: bool,
+    pub content: Value,
+}
+
+fn read_version(row: pgrx::spi::SpiHeapTupleData<'_>) -> SpiResult<Version> {
+    Ok(Version {
+        deleted: row.get(1)?.expect("deleted is NOT NULL"),
+        content: row.get::<Document>(2)?.expect("content is NOT NULL").0,
+    })
+}
+
+pub fn version(resource_type: &str, id: &str, version_id: &str) -> Option<Version> {
+    run(&VERSION, &[resource_type.into(), id.into(), version_id.into()], |mut rows| {
+        rows.next().map(read_version).transpose()
+    })
+}
+
+/// Every version of a resource, newest first.
+pub fn history(resource_type: &str, id: &str) -> Vec<Version> {
+    run(&HISTORY, &[resource_type.into(), id.into()], |rows| rows.map(read_version).collect())
+}
