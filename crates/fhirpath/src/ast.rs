@@ -1,7 +1,7 @@
 //! The parsed expression tree. Function names and type names are resolved at
 //! parse time so evaluation never looks them up by string.
 
-use crate::model::TypeId;
+use crate::model::{FieldCache, TypeId};
 use crate::value::Item;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,9 +147,9 @@ pub enum Expr {
     Total,
     Variable(Box<str>),
     /// An identifier at the start of a path: a member of `$this`, or a type name filter.
-    Ident(Box<str>),
+    Ident(Box<str>, FieldCache),
     /// `target.name`
-    Member(Box<Expr>, Box<str>),
+    Member(Box<Expr>, Box<str>, FieldCache),
     /// `target.f(args)`, or `f(args)` on `$this` when there is no target.
     Call(Option<Box<Expr>>, Func, Vec<Expr>),
     /// `x is T`, `x as T`, `x.is(T)`, `x.as(T)`, `x.ofType(T)`.

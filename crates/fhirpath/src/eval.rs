@@ -5,10 +5,10 @@ use crate::ast::{BinOp, Expr, TypeOp, TypeSpec};
 use crate::decimal::Decimal;
 use crate::error::{Error, Result};
 use crate::functions;
-use crate::model::{model, Category, Field, TypeId, UNKNOWN};
+use crate::model::{model, Category, Field, FieldCache, TypeId, UNKNOWN};
 use crate::quantity::Quantity;
 use crate::temporal::CalendarUnit;
-use crate::value::{as_decimal, compare, equals, equivalent, resource_type, Collection, Item, Node};
+use crate::value::{as_decimal, compare, equals, equivalent, resource_type, with_underscore, Collection, Ext, Item, Node};
 use crate::Environment;
 use serde_json::{Map, Value};
 use std::cell::Cell;
@@ -53,18 +53,6 @@ pub fn to_bool(c: &Collection) -> Result<Option<bool>> {
 
 pub fn bool_result<'a>(b: Option<bool>) -> Collection<'a> {
     b.map_or_else(Collection::new, |b| Collection::one(Item::Bool(b)))
-}
-
-/// Runs `f` with `"_" + key` (a primitive's extension key) without allocating.
-fn with_underscore<R>(key: &str, f: impl FnOnce(&str) -> R) -> R {
-    let mut buf = [0u8; 64];
-    if key.len() < buf.len() {
-        buf[0] = b'_';
-        buf[1..=key.len()].copy_from_slice(key.as_bytes());
-        f(std::str::from_utf8(&buf[..=key.len()]).unwrap_or_default())
-    } else {
-        f(&format!("_{key}"))
-    }
 }
 
 /// The type a choice key's suffix names (`valueQuantity` → Quantity, `valueString` → string).
@@ -116,12 +104,12 @@ impl<'a, 'e> Evaluator<'a, 'e> {
             Expr::Index => Ok(f.index.map_or_else(Collection::new, |i| Collection::one(Item::Int(i as i64)))),
             Expr::Total => Ok(f.total.cloned().unwrap_or_default()),
             Expr::Variable(name) => self.variable(name),
-            Expr::Ident(name) => self.ident(name, f.this),
-            Expr::Member(target, name) => {
+            Expr::Ident(name, cache) => self.ident(name, cache, f.this),
+            Expr::Member(target, name, cache) => {
                 let input = self.eval(target, f)?;
                 let mut out = Collection::new();
                 for item in input.iter() {
-                    self.member(item, name, &mut out)?;
+                    self.member(item, name, cache, &mut out)?;
                 }
                 Ok(out)
             }
@@ -189,7 +177,7 @@ impl<'a, 'e> Evaluator<'a, 'e> {
 
     /// A path's first identifier: a type name (`Patient.name`) selects the items of
     /// that type; anything else is a member of `$this`.
-    fn ident(&self, name: &str, this: &[Item<'a>]) -> Result<Collection<'a>> {
+    fn ident(&self, name: &str, cache: &FieldCache, this: &[Item<'a>]) -> Result<Collection<'a>> {
         if name.starts_with(|c: char| c.is_ascii_uppercase()) {
             if let Some(t) = model().type_id(name) {
                 let matching: Collection = this
@@ -204,13 +192,13 @@ impl<'a, 'e> Evaluator<'a, 'e> {
         }
         let mut out = Collection::new();
         for item in this {
-            self.member(item, name, &mut out)?;
+            self.member(item, name, cache, &mut out)?;
         }
         Ok(out)
     }
 
     /// Appends the children named `name` of `item` to `out`.
-    pub fn member(&self, item: &Item<'a>, name: &str, out: &mut Collection<'a>) -> Result<()> {
+    pub fn member(&self, item: &Item<'a>, name: &str, cache: &FieldCache, out: &mut Collection<'a>) -> Result<()> {
         let node = match item {
             Item::Node(n) => n,
             Item::TypeInfo(ns, n) => {
@@ -224,12 +212,11 @@ impl<'a, 'e> Evaluator<'a, 'e> {
             _ => return Ok(()),
         };
         // A primitive's `id` and `extension` live in its `_name` object.
-        let obj = match (node.value, node.ext) {
+        let obj = match (node.value, node.ext()) {
             (Some(Value::Object(m)), _) | (_, Some(Value::Object(m))) => m,
             _ => return Ok(()),
         };
-        let m = model();
-        match m.field(node.ty, name) {
+        match cache.field(node.ty, name) {
             Some(Field::Type(t)) => self.push_field(obj, name, t, out),
             Some(Field::Choice) => self.push_choice(node.ty, obj, name, out),
             None if obj.contains_key(name) => self.push_field(obj, name, UNKNOWN, out),
@@ -238,38 +225,36 @@ impl<'a, 'e> Evaluator<'a, 'e> {
         }
     }
 
-    /// Appends the value(s) under `key`, paired with their `_key` extensions.
+    /// Appends the value(s) under `key`; primitives remember where their `_key`
+    /// extensions would be.
     pub fn push_field(&self, obj: &'a Map<String, Value>, key: &str, ty: TypeId, out: &mut Collection<'a>) -> Result<()> {
-        let value = obj.get(key);
-        let maybe_primitive = match value {
-            None => true,
-            Some(Value::Object(_)) => false,
-            Some(Value::Array(a)) => !a.first().is_some_and(Value::is_object),
-            Some(_) => true,
-        };
-        let ext = if maybe_primitive { with_underscore(key, |k| obj.get(k)) } else { None };
         let refine = |v: &'a Value| if model().is_abstract_resource(ty) { resource_type(v).unwrap_or(ty) } else { ty };
-        match (value, ext) {
-            (Some(Value::Array(values)), ext) => {
-                let exts = ext.and_then(Value::as_array);
+        let node = |v: &'a Value, k: &'a str, index: Option<u32>| {
+            let ext = if v.is_object() { Ext::None } else { Ext::Sibling { parent: obj, key: k, index } };
+            Item::Node(Node { value: Some(v), ext, ty: refine(v) })
+        };
+        let extension_only = |e: &'a Value| Item::Node(Node { value: None, ext: Ext::Known(e), ty });
+        match obj.get_key_value(key) {
+            Some((k, Value::Array(values))) => {
                 for (i, v) in values.iter().enumerate() {
-                    let e = exts.and_then(|a| a.get(i)).filter(|e| !e.is_null());
-                    if !v.is_null() || e.is_some() {
-                        self.produce(out, Item::Node(Node { value: (!v.is_null()).then_some(v), ext: e, ty: refine(v) }))?;
+                    if !v.is_null() {
+                        self.produce(out, node(v, k, Some(i as u32)))?;
+                    } else if let Some(e) = (Node { value: None, ext: Ext::Sibling { parent: obj, key: k, index: Some(i as u32) }, ty }).ext() {
+                        self.produce(out, extension_only(e))?;
                     }
                 }
             }
-            (None, Some(Value::Array(exts))) => {
-                for e in exts.iter().filter(|e| !e.is_null()) {
-                    self.produce(out, Item::Node(Node { value: None, ext: Some(e), ty }))?;
+            Some((k, v)) if !v.is_null() => self.produce(out, node(v, k, None))?,
+            // No value: a primitive may still have an id or extensions.
+            _ => match with_underscore(key, |k| obj.get(k)) {
+                Some(Value::Array(exts)) => {
+                    for e in exts.iter().filter(|e| !e.is_null()) {
+                        self.produce(out, extension_only(e))?;
+                    }
                 }
-            }
-            (value, ext) => {
-                let value = value.filter(|v| !v.is_null());
-                if value.is_some() || ext.is_some() {
-                    self.produce(out, Item::Node(Node { value, ext, ty: value.map_or(ty, refine) }))?;
-                }
-            }
+                Some(e @ Value::Object(_)) => self.produce(out, extension_only(e))?,
+                _ => {}
+            },
         }
         Ok(())
     }

@@ -6,11 +6,11 @@ use crate::ast::{Expr, Func};
 use crate::decimal::Decimal;
 use crate::error::{Error, Result};
 use crate::eval::{bool_result, to_bool, Evaluator, Frame};
-use crate::model::{model, UNKNOWN};
+use crate::model::{model, FieldCache, UNKNOWN};
 use crate::quantity::{is_calendar_keyword, Quantity};
 use crate::temporal::{Kind, Temporal};
 use crate::text;
-use crate::value::{as_decimal, compare, equals, Collection, Item, Node};
+use crate::value::{as_decimal, compare, equals, Collection, Ext, Item, Node};
 use serde_json::Value;
 use std::cmp::Ordering;
 use std::rc::Rc;
@@ -273,7 +273,7 @@ pub fn call<'a>(ev: &Ev<'a, '_>, func: Func, input: Collection<'a>, args: &[Expr
             let mut out = Collection::new();
             for item in input.iter() {
                 let mut exts = Collection::new();
-                ev.member(item, "extension", &mut exts)?;
+                ev.member(item, "extension", &FieldCache::default(), &mut exts)?;
                 for e in exts {
                     if let Item::Node(Node { value: Some(v), .. }) = &e {
                         if v.get("url").and_then(Value::as_str) == Some(url.as_str()) {
@@ -345,7 +345,7 @@ fn same(a: &Item, b: &Item) -> bool {
     match (a, b) {
         (Item::Node(x), Item::Node(y)) => match (x.value, y.value) {
             (Some(p), Some(q)) => std::ptr::eq(p, q),
-            _ => x.ext.zip(y.ext).is_some_and(|(p, q)| std::ptr::eq(p, q)),
+            _ => x.ext().zip(y.ext()).is_some_and(|(p, q)| std::ptr::eq(p, q)),
         },
         _ => equals(a, b) == Some(true),
     }
@@ -461,7 +461,7 @@ fn resolve<'a>(ev: &Ev<'a, '_>, item: &Item<'a>) -> Option<Item<'a>> {
         }
     }
     let ty = model().type_id(type_name).filter(|t| model().is_resource(*t))?;
-    Some(Item::Node(Node { value: None, ext: None, ty }))
+    Some(Item::Node(Node { value: None, ext: Ext::None, ty }))
 }
 
 fn parse_bool(s: &str) -> Option<bool> {

@@ -3,7 +3,9 @@
 //! type hierarchy. It gives nodes their FHIR type, which `is`/`as`/`ofType`,
 //! polymorphic navigation (`Observation.value`) and primitive conversion need.
 
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 pub type TypeId = u16;
@@ -39,9 +41,28 @@ struct TypeDef {
     fields: Vec<(&'static str, Field)>,
 }
 
+/// FNV-1a: type names are short and trusted, so SipHash's cost buys nothing
+/// (every evaluation looks up the root's `resourceType`).
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for b in bytes {
+            h = (h ^ *b as u64).wrapping_mul(0x100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
 pub struct Model {
     types: Vec<TypeDef>,
-    by_name: HashMap<&'static str, TypeId>,
+    by_name: HashMap<&'static str, TypeId, BuildHasherDefault<Fnv>>,
     resource: TypeId,
     domain_resource: TypeId,
 }
@@ -69,7 +90,7 @@ impl Model {
             .filter(|l| !l.starts_with('#') && !l.is_empty())
             .map(|l| l.split(' ').collect())
             .collect();
-        let mut m = Model { types: Vec::new(), by_name: HashMap::new(), resource: UNKNOWN, domain_resource: UNKNOWN };
+        let mut m = Model { types: Vec::new(), by_name: HashMap::default(), resource: UNKNOWN, domain_resource: UNKNOWN };
         for line in &lines {
             m.intern(line[0]);
         }
@@ -148,4 +169,22 @@ impl Model {
 pub fn model() -> &'static Model {
     static MODEL: OnceLock<Model> = OnceLock::new();
     MODEL.get_or_init(Model::load)
+}
+
+/// A one-entry cache of a field lookup, kept in the expression tree: a path in
+/// an expression nearly always meets the same type, so the search is skipped.
+#[derive(Clone, Debug, Default)]
+pub struct FieldCache(Cell<Option<(TypeId, Option<Field>)>>);
+
+impl FieldCache {
+    pub fn field(&self, ty: TypeId, name: &str) -> Option<Field> {
+        match self.0.get() {
+            Some((cached, field)) if cached == ty => field,
+            _ => {
+                let field = model().field(ty, name);
+                self.0.set(Some((ty, field)));
+                field
+            }
+        }
+    }
 }

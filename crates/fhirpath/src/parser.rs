@@ -188,7 +188,7 @@ impl Parser {
                     e = if *self.peek() == Tok::Sym("(") {
                         self.call(Some(Box::new(e)), &name, pos)?
                     } else {
-                        Expr::Member(Box::new(e), name.into())
+                        Expr::Member(Box::new(e), name.into(), Default::default())
                     };
                 }
                 Tok::Sym("[") => {
@@ -241,7 +241,7 @@ impl Parser {
             }
             Tok::Ident(name) if *self.peek() == Tok::Sym("(") => self.call(None, &name, pos)?,
             Tok::Ident(name) if name == "true" || name == "false" => Expr::Literal(Item::Bool(name == "true")),
-            Tok::Ident(name) | Tok::Quoted(name) => Expr::Ident(name.into()),
+            Tok::Ident(name) | Tok::Quoted(name) => Expr::Ident(name.into(), Default::default()),
             other => return Err(Error::syntax(format!("unexpected {}", describe(&other)), pos)),
         })
     }

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::model::{model, Category, TypeId, UNKNOWN};
 use crate::quantity::Quantity;
 use crate::temporal::{Kind, Temporal};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::cmp::Ordering;
 use std::rc::Rc;
 
@@ -15,9 +15,31 @@ use std::rc::Rc;
 /// its `_name` extension object, or both.
 #[derive(Clone, Copy, Debug)]
 pub struct Node<'a> {
-    pub value: Option<&'a Value>,
-    pub ext: Option<&'a Value>,
-    pub ty: TypeId,
+    pub(crate) value: Option<&'a Value>,
+    pub(crate) ext: Ext<'a>,
+    pub(crate) ty: TypeId,
+}
+
+/// Where a node's `_name` extension object is. Looked up only on demand:
+/// most navigation never needs it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Ext<'a> {
+    None,
+    Known(&'a Value),
+    /// In `parent["_" + key]`, at `index` when the element repeats.
+    Sibling { parent: &'a Map<String, Value>, key: &'a str, index: Option<u32> },
+}
+
+/// Runs `f` with `"_" + key` (a primitive's extension key) without allocating.
+pub(crate) fn with_underscore<R>(key: &str, f: impl FnOnce(&str) -> R) -> R {
+    let mut buf = [0u8; 64];
+    if key.len() < buf.len() {
+        buf[0] = b'_';
+        buf[1..=key.len()].copy_from_slice(key.as_bytes());
+        f(std::str::from_utf8(&buf[..=key.len()]).unwrap_or_default())
+    } else {
+        f(&format!("_{key}"))
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -36,7 +58,29 @@ pub enum Item<'a> {
 impl<'a> Node<'a> {
     /// A resource or other object, typed from its `resourceType` if it has one.
     pub fn root(value: &'a Value) -> Node<'a> {
-        Node { value: Some(value), ext: None, ty: resource_type(value).unwrap_or(UNKNOWN) }
+        Node { value: Some(value), ext: Ext::None, ty: resource_type(value).unwrap_or(UNKNOWN) }
+    }
+
+    /// The JSON value; `None` for a primitive that only has extensions, or for
+    /// the stand-in `resolve()` returns for a reference it cannot find.
+    pub fn value(&self) -> Option<&'a Value> {
+        self.value
+    }
+
+    /// A primitive's `_name` object (its `id` and `extension`).
+    pub(crate) fn ext(&self) -> Option<&'a Value> {
+        match self.ext {
+            Ext::None => None,
+            Ext::Known(v) => Some(v),
+            Ext::Sibling { parent, key, index } => {
+                let e = with_underscore(key, |k| parent.get(k))?;
+                match index {
+                    Some(i) => e.as_array()?.get(i as usize),
+                    None => Some(e),
+                }
+                .filter(|e| !e.is_null())
+            }
+        }
     }
 }
 
@@ -75,6 +119,16 @@ impl<'a> Item<'a> {
         match self {
             Item::Str(s) => Some(s),
             Item::Node(Node { value: Some(Value::String(s)), ty, .. }) if model().category(*ty) != Some(Category::Complex) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// A string that is only a string (not a date/time in FHIR text form),
+    /// so it can be compared without conversion.
+    fn plain_str(&self) -> Option<&str> {
+        match self {
+            Item::Str(s) => Some(s),
+            Item::Node(Node { value: Some(Value::String(s)), ty, .. }) if matches!(model().category(*ty), None | Some(Category::String)) => Some(s),
             _ => None,
         }
     }
@@ -272,6 +326,9 @@ pub fn as_decimal(item: &Item) -> Option<Decimal> {
 /// `=` on two items: `None` when the answer is unknown (differing date precision,
 /// incomparable units).
 pub fn equals(a: &Item, b: &Item) -> Option<bool> {
+    if let (Some(x), Some(y)) = (a.plain_str(), b.plain_str()) {
+        return Some(x == y);
+    }
     let (a, b) = (a.to_system(), b.to_system());
     match (&a, &b) {
         (Item::Bool(x), Item::Bool(y)) => Some(x == y),
