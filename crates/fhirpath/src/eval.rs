@@ -5,7 +5,7 @@ use crate::ast::{BinOp, Expr, TypeOp, TypeSpec};
 use crate::decimal::Decimal;
 use crate::error::{Error, Result};
 use crate::functions;
-use crate::model::{model, Category, Field, FieldCache, TypeId, UNKNOWN};
+use crate::model::{model, Field, FieldCache, TypeId, UNKNOWN};
 use crate::quantity::Quantity;
 use crate::temporal::CalendarUnit;
 use crate::value::{as_decimal, compare, equals, equivalent, resource_type, with_underscore, Collection, Ext, Item, Node};
@@ -284,7 +284,7 @@ impl<'a, 'e> Evaluator<'a, 'e> {
         let m = model();
         match item {
             Item::Node(n) if n.ty != UNKNOWN => spec.fhir.is_some_and(|t| {
-                let primitive = m.category(t) != Some(Category::Complex);
+                let primitive = !m.is_complex(t);
                 if exact && primitive { n.ty == t } else { m.is_subtype(n.ty, t) }
             }),
             Item::Node(_) => spec.system.is_some() && item.system_type() == spec.system,

@@ -3,6 +3,7 @@
 //! type hierarchy. It gives nodes their FHIR type, which `is`/`as`/`ofType`,
 //! polymorphic navigation (`Observation.value`) and primitive conversion need.
 
+use crate::ast::SystemType;
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -19,24 +20,11 @@ pub enum Field {
     Choice,
 }
 
-/// How a node's JSON value converts to a FHIRPath system value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Category {
-    Boolean,
-    Integer,
-    Decimal,
-    String,
-    Date,
-    DateTime,
-    Time,
-    Quantity,
-    Complex,
-}
-
 struct TypeDef {
     name: &'static str,
     parent: TypeId,
-    category: Category,
+    /// The system type a primitive converts to; `None` for complex types.
+    primitive: Option<SystemType>,
     /// Sorted by name for binary search.
     fields: Vec<(&'static str, Field)>,
 }
@@ -69,17 +57,17 @@ pub struct Model {
 
 const DATA: &str = include_str!("../data/r4-model.txt");
 
-fn category(name: &str) -> Category {
+fn primitive(name: &str) -> Option<SystemType> {
     match name {
-        "boolean" => Category::Boolean,
-        "integer" | "positiveInt" | "unsignedInt" => Category::Integer,
-        "decimal" => Category::Decimal,
-        "date" => Category::Date,
-        "dateTime" | "instant" => Category::DateTime,
-        "time" => Category::Time,
-        "Quantity" | "Age" | "Count" | "Distance" | "Duration" | "MoneyQuantity" | "SimpleQuantity" => Category::Quantity,
-        _ if name.starts_with("System.") || name.starts_with(|c: char| c.is_ascii_lowercase()) => Category::String,
-        _ => Category::Complex,
+        "boolean" => Some(SystemType::Boolean),
+        "integer" | "positiveInt" | "unsignedInt" => Some(SystemType::Integer),
+        "decimal" => Some(SystemType::Decimal),
+        "date" => Some(SystemType::Date),
+        "dateTime" | "instant" => Some(SystemType::DateTime),
+        "time" => Some(SystemType::Time),
+        "Quantity" | "Age" | "Count" | "Distance" | "Duration" | "MoneyQuantity" | "SimpleQuantity" => Some(SystemType::Quantity),
+        _ if name.starts_with("System.") || name.starts_with(|c: char| c.is_ascii_lowercase()) => Some(SystemType::String),
+        _ => None,
     }
 }
 
@@ -117,7 +105,7 @@ impl Model {
             return *id;
         }
         let id = self.types.len() as TypeId;
-        self.types.push(TypeDef { name, parent: UNKNOWN, category: category(name), fields: Vec::new() });
+        self.types.push(TypeDef { name, parent: UNKNOWN, primitive: primitive(name), fields: Vec::new() });
         self.by_name.insert(name, id);
         id
     }
@@ -131,8 +119,15 @@ impl Model {
         self.types.get(id as usize).map_or("", |t| t.name)
     }
 
-    pub fn category(&self, id: TypeId) -> Option<Category> {
-        self.types.get(id as usize).map(|t| t.category)
+    /// The system type a node of this FHIR type converts to (Quantity-like
+    /// types convert to Quantity); `None` for complex and unknown types.
+    pub fn primitive(&self, id: TypeId) -> Option<SystemType> {
+        self.types.get(id as usize).and_then(|t| t.primitive)
+    }
+
+    /// A known type that is neither primitive nor Quantity-like.
+    pub fn is_complex(&self, id: TypeId) -> bool {
+        self.types.get(id as usize).is_some_and(|t| t.primitive.is_none())
     }
 
     /// The declared type of `field` on `ty`, looking through base types.

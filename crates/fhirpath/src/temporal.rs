@@ -148,21 +148,7 @@ impl Temporal {
         let mut t = Temporal::empty(kind);
         let (y, rest) = num(date, 4)?;
         t.year = y as i32;
-        let rest = if let Some(r) = rest.strip_prefix('-') {
-            let (m, r) = num(r, 2)?;
-            t.month = m as u8;
-            t.precision = Precision::Month;
-            if let Some(r) = r.strip_prefix('-') {
-                let (d, r) = num(r, 2)?;
-                t.day = d as u8;
-                t.precision = Precision::Day;
-                r
-            } else {
-                r
-            }
-        } else {
-            rest
-        };
+        let rest = t.parse_fields(rest, &[(Some('-'), Precision::Month), (Some('-'), Precision::Day)])?;
         if !rest.is_empty() || !(1..=12).contains(&t.month) || t.day < 1 || t.day > days_in_month(t.year, t.month) {
             return None;
         }
@@ -183,33 +169,47 @@ impl Temporal {
         rest.is_empty().then_some(t)
     }
 
+    /// Reads two-digit fields, each after its separator, for as long as the
+    /// separators are present (a field without a separator is required).
+    fn parse_fields<'s>(&mut self, mut s: &'s str, fields: &[(Option<char>, Precision)]) -> Option<&'s str> {
+        for (sep, precision) in fields {
+            let r = match sep {
+                Some(c) => match s.strip_prefix(*c) {
+                    Some(r) => r,
+                    None => break,
+                },
+                None => s,
+            };
+            let (v, r) = num(r, 2)?;
+            let v = v as u8;
+            match precision {
+                Precision::Month => self.month = v,
+                Precision::Day => self.day = v,
+                Precision::Hour => self.hour = v,
+                Precision::Minute => self.minute = v,
+                _ => self.second = v,
+            }
+            self.precision = *precision;
+            s = r;
+        }
+        Some(s)
+    }
+
     fn parse_clock<'s>(&mut self, s: &'s str) -> Option<&'s str> {
-        let (h, mut rest) = num(s, 2)?;
-        self.hour = h as u8;
-        self.precision = Precision::Hour;
-        if let Some(r) = rest.strip_prefix(':') {
-            let (m, r) = num(r, 2)?;
-            self.minute = m as u8;
-            self.precision = Precision::Minute;
-            rest = r;
-            if let Some(r) = rest.strip_prefix(':') {
-                let (sec, r) = num(r, 2)?;
-                self.second = sec as u8;
-                self.precision = Precision::Second;
-                rest = r;
-                if let Some(r) = rest.strip_prefix('.') {
-                    let n = r.bytes().take_while(|b| b.is_ascii_digit()).count();
-                    if n == 0 {
-                        return None;
-                    }
-                    let frac = &r[..n.min(3)];
-                    self.milli = frac.parse::<u16>().ok()? * 10u16.pow(3 - frac.len() as u32);
-                    self.precision = Precision::Millisecond;
-                    rest = &r[n..];
+        let mut rest = self.parse_fields(s, &[(None, Precision::Hour), (Some(':'), Precision::Minute), (Some(':'), Precision::Second)])?;
+        if self.precision == Precision::Second {
+            if let Some(r) = rest.strip_prefix('.') {
+                let n = r.bytes().take_while(|b| b.is_ascii_digit()).count();
+                if n == 0 {
+                    return None;
                 }
+                let frac = &r[..n.min(3)];
+                self.milli = frac.parse::<u16>().ok()? * 10u16.pow(3 - frac.len() as u32);
+                self.precision = Precision::Millisecond;
+                rest = &r[n..];
             }
         }
-        (self.hour < 24 && self.minute < 60 && self.second < 60).then_some(rest)
+        (self.precision >= Precision::Hour && self.hour < 24 && self.minute < 60 && self.second < 60).then_some(rest)
     }
 
     fn parse_zone<'s>(&mut self, s: &'s str) -> Option<&'s str> {

@@ -4,7 +4,7 @@
 use crate::ast::SystemType;
 use crate::decimal::Decimal;
 use crate::error::{Error, Result};
-use crate::model::{model, Category, TypeId, UNKNOWN};
+use crate::model::{model, TypeId, UNKNOWN};
 use crate::quantity::Quantity;
 use crate::temporal::{Kind, Temporal};
 use serde_json::{json, Map, Value};
@@ -95,20 +95,22 @@ impl<'a> Item<'a> {
     pub fn to_system(&self) -> Item<'a> {
         let Item::Node(n) = self else { return self.clone() };
         let Some(v) = n.value else { return self.clone() };
-        let category = model().category(n.ty);
-        let converted = match (category, v) {
-            (Some(Category::Complex), _) => None,
+        let m = model();
+        if m.is_complex(n.ty) {
+            return self.clone();
+        }
+        let converted = match (m.primitive(n.ty), v) {
             (_, Value::Bool(b)) => Some(Item::Bool(*b)),
-            (Some(Category::Decimal), Value::Number(num)) => Decimal::parse(&num.to_string()).map(Item::Dec),
+            (Some(SystemType::Decimal), Value::Number(num)) => Decimal::parse(&num.to_string()).map(Item::Dec),
             (_, Value::Number(num)) => match num.as_i64() {
                 Some(i) => Some(Item::Int(i)),
                 None => Decimal::parse(&num.to_string()).map(Item::Dec),
             },
-            (Some(Category::Date), Value::String(s)) => Temporal::parse_fhir(s, Kind::Date).map(Item::Temporal),
-            (Some(Category::DateTime), Value::String(s)) => Temporal::parse_fhir(s, Kind::DateTime).map(Item::Temporal),
-            (Some(Category::Time), Value::String(s)) => Temporal::parse_fhir(s, Kind::Time).map(Item::Temporal),
+            (Some(SystemType::Date), Value::String(s)) => Temporal::parse_fhir(s, Kind::Date).map(Item::Temporal),
+            (Some(SystemType::DateTime), Value::String(s)) => Temporal::parse_fhir(s, Kind::DateTime).map(Item::Temporal),
+            (Some(SystemType::Time), Value::String(s)) => Temporal::parse_fhir(s, Kind::Time).map(Item::Temporal),
             (_, Value::String(s)) => Some(Item::Str(Rc::from(s.as_str()))),
-            (Some(Category::Quantity), Value::Object(_)) => quantity_of(v).map(|q| Item::Quantity(Rc::new(q))),
+            (Some(SystemType::Quantity), Value::Object(_)) => quantity_of(v).map(|q| Item::Quantity(Rc::new(q))),
             _ => None,
         };
         converted.unwrap_or_else(|| self.clone())
@@ -118,7 +120,7 @@ impl<'a> Item<'a> {
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Item::Str(s) => Some(s),
-            Item::Node(Node { value: Some(Value::String(s)), ty, .. }) if model().category(*ty) != Some(Category::Complex) => Some(s),
+            Item::Node(Node { value: Some(Value::String(s)), ty, .. }) if !model().is_complex(*ty) => Some(s),
             _ => None,
         }
     }
@@ -128,7 +130,7 @@ impl<'a> Item<'a> {
     fn plain_str(&self) -> Option<&str> {
         match self {
             Item::Str(s) => Some(s),
-            Item::Node(Node { value: Some(Value::String(s)), ty, .. }) if matches!(model().category(*ty), None | Some(Category::String)) => Some(s),
+            Item::Node(Node { value: Some(Value::String(s)), ty, .. }) if matches!(model().primitive(*ty), None | Some(SystemType::String)) && !model().is_complex(*ty) => Some(s),
             _ => None,
         }
     }
@@ -188,8 +190,10 @@ impl<'a> Item<'a> {
     }
 }
 
+/// A decimal as a JSON number, written from its decimal text so that with
+/// serde_json's `arbitrary_precision` the scale survives ("1.50").
 fn decimal_json(d: Decimal) -> Value {
-    serde_json::Number::from_f64(d.to_f64()).map_or(Value::Null, Value::Number)
+    serde_json::from_str(&d.to_string()).unwrap_or_else(|_| serde_json::Number::from_f64(d.to_f64()).map_or(Value::Null, Value::Number))
 }
 
 /// A FHIR Quantity object as a quantity: the UCUM code when there is one, else the unit text.
