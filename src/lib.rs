@@ -5,6 +5,7 @@
 //! functions of API.md, and errors raised with API.md's SQLSTATEs.
 
 mod errors;
+mod evaluate;
 mod interactions;
 mod jsonb;
 mod storage;
