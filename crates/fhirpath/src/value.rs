@@ -177,7 +177,7 @@ impl<'a> Item<'a> {
     pub fn to_json(&self) -> Value {
         match self {
             Item::Node(Node { value: Some(v), .. }) => (*v).clone(),
-            Item::Node(Node { value: None, ty, .. }) if *ty != UNKNOWN => json!({ "resourceType": model().name(*ty) }),
+            Item::Node(Node { value: None, ty, .. }) if model().is_resource(*ty) => json!({ "resourceType": model().name(*ty) }),
             Item::Node(_) => Value::Null,
             Item::Bool(b) => Value::Bool(*b),
             Item::Int(i) => json!(i),
@@ -259,7 +259,7 @@ impl<'a> Collection<'a> {
     }
 
     pub fn is_empty(&self) -> bool {
-        matches!(self.repr, Repr::Empty) || self.len() == 0
+        self.as_slice().is_empty()
     }
 
     pub fn iter(&self) -> std::slice::Iter<'_, Item<'a>> {
