@@ -2,10 +2,16 @@
 -- INSERT, UPDATE and DELETE on it do what fhir.create, fhir.update and
 -- fhir.delete do, with the same checks.
 
+-- Owned by fhir_reader, so row-level security on fhir.resource applies to
+-- every reader, the system included (its policies admit the system). Hidden
+-- fields are removed from content before any filter of the caller sees it.
 CREATE VIEW fhir.resources AS
-SELECT resource_type, id, version_id, last_updated, project_id, content
+SELECT resource_type, id, version_id, last_updated, project_id,
+       CASE WHEN (SELECT fhir._session_redacts()) THEN fhir._redact(resource_type, content) ELSE content END AS content
 FROM fhir.resource
 WHERE NOT deleted;
+
+ALTER VIEW fhir.resources OWNER TO fhir_reader;
 
 CREATE FUNCTION fhir.resources_write() RETURNS trigger
 LANGUAGE plpgsql AS $$

@@ -4,10 +4,11 @@
 
 use crate::errors::OrRaise;
 use crate::jsonb::Document;
-use crate::storage::{self, Current, NewVersion};
-use fhir_access_core::definitions;
+use crate::session::{self, Caller, Membership};
+use crate::storage::{self, Current, NewVersion, Scope};
 use fhir_access_core::outcome::{FhirError, Result};
-use fhir_access_core::{patch, resource, time};
+use fhir_access_core::policy::Interaction;
+use fhir_access_core::{definitions, fields, patch, references, resource, time};
 use pgrx::prelude::*;
 use serde_json::{json, Value};
 
@@ -48,39 +49,64 @@ fn history(resource_type: &str, id: &str) -> SetOfIterator<'static, Document> {
 
 fn create_resource(mut resource: Value) -> Result<Value> {
     let resource_type = resource::check(&resource)?.to_owned();
-    let id = resource::id(&resource).map_or_else(random_uuid, str::to_owned);
-    if storage::current(&resource_type, &id).is_some() {
+    let caller = session::caller();
+    let membership = caller.require(&resource_type, Interaction::Create)?;
+    // Only the system chooses ids; clients always get a new one (as in Medplum).
+    let id = match (membership, resource::id(&resource)) {
+        (None, Some(id)) => id.to_owned(),
+        _ => random_uuid(),
+    };
+    if storage::current(Scope::All, &resource_type, &id).is_some() {
         return Err(FhirError::invalid(format!("{resource_type}/{id} already exists")).at(format!("{resource_type}.id")));
     }
-    let project_id = project_of_new(&resource_type, &id, &resource)?;
+    let project_id = match membership {
+        None => project_of_new(&resource_type, &id, &resource)?,
+        Some(m) => project_for_client(m, &resource)?,
+    };
+    if let Some(m) = membership {
+        for path in m.protected_fields(&resource_type, Interaction::Create) {
+            fields::remove(&mut resource, &path);
+        }
+    }
+    check_references(&resource_type, &resource, &project_id)?;
     Ok(write_version(&resource_type, &id, &project_id, &mut resource, None, false))
 }
 
 fn read_resource(resource_type: &str, id: &str) -> Result<Value> {
     check_type(resource_type)?;
-    let current = storage::current(resource_type, id).ok_or_else(|| FhirError::not_found(resource_type, id))?;
+    let caller = session::caller();
+    let membership = caller.require(resource_type, Interaction::Read)?;
+    let current = visible(&caller, resource_type, id)?;
     if current.deleted {
         return Err(FhirError::gone(resource_type, id));
     }
-    Ok(current.content)
+    Ok(redact(membership, resource_type, current.content))
 }
 
 fn read_version(resource_type: &str, id: &str, version_id: &str) -> Result<Value> {
     check_type(resource_type)?;
+    let caller = session::caller();
+    let membership = caller.require(resource_type, Interaction::Vread)?;
+    visible(&caller, resource_type, id)?;
     let version = storage::version(resource_type, id, version_id)
         .ok_or_else(|| FhirError::not_found(resource_type, &format!("{id}/_history/{version_id}")))?;
     if version.deleted {
         return Err(FhirError::gone(resource_type, id));
     }
-    Ok(version.content)
+    Ok(redact(membership, resource_type, version.content))
 }
 
-fn update_resource(resource: Value, if_match: Option<&str>) -> Result<Value> {
+fn update_resource(mut resource: Value, if_match: Option<&str>) -> Result<Value> {
     let resource_type = resource::check(&resource)?.to_owned();
     let id = resource::id(&resource)
         .ok_or_else(|| FhirError::invalid("update requires an id").at(format!("{resource_type}.id")))?
         .to_owned();
-    let current = current_for_write(&resource_type, &id)?;
+    let caller = session::caller();
+    let membership = caller.require(&resource_type, Interaction::Update)?;
+    let current = current_for_write(&caller, &resource_type, &id)?;
+    if let Some(m) = membership {
+        keep_protected_fields(m, &resource_type, &current.content, &mut resource);
+    }
     if let Some(expected) = if_match {
         if resource::if_match_version(expected) != current.version_id {
             return Err(FhirError::precondition_failed(format!(
@@ -94,14 +120,22 @@ fn update_resource(resource: Value, if_match: Option<&str>) -> Result<Value> {
 
 fn patch_resource(resource_type: &str, id: &str, ops: &Value) -> Result<Value> {
     check_type(resource_type)?;
-    let current = current_for_write(resource_type, id)?;
-    let patched = patch::apply(&current.content, ops)?;
+    let caller = session::caller();
+    let membership = caller.require(resource_type, Interaction::Update)?;
+    let current = current_for_write(&caller, resource_type, id)?;
+    let mut patched = patch::apply(&current.content, ops)?;
     resource::check(&patched)?;
+    if let Some(m) = membership {
+        keep_protected_fields(m, resource_type, &current.content, &mut patched);
+    }
     save_changes(resource_type, id, &current, patched)
 }
 
 fn delete_resource(resource_type: &str, id: &str) -> Result<()> {
     check_type(resource_type)?;
+    let caller = session::caller();
+    caller.require(resource_type, Interaction::Delete)?;
+    visible(&caller, resource_type, id)?;
     let current = storage::current_for_update(resource_type, id).ok_or_else(|| FhirError::not_found(resource_type, id))?;
     if !current.deleted {
         let mut tombstone = current.content.clone();
@@ -112,11 +146,61 @@ fn delete_resource(resource_type: &str, id: &str) -> Result<()> {
 
 fn read_history(resource_type: &str, id: &str) -> Result<Vec<Value>> {
     check_type(resource_type)?;
+    let caller = session::caller();
+    let membership = caller.require(resource_type, Interaction::History)?;
+    visible(&caller, resource_type, id)?;
     let versions = storage::history(resource_type, id);
-    if versions.is_empty() {
-        return Err(FhirError::not_found(resource_type, id));
+    Ok(versions
+        .into_iter()
+        .map(|v| if v.deleted { deletion_entry(&v.content) } else { redact(membership, resource_type, v.content) })
+        .collect())
+}
+
+/// The current row as the caller may see it: 404 when row-level security hides it.
+fn visible(caller: &Caller, resource_type: &str, id: &str) -> Result<Current> {
+    storage::current(caller.scope(), resource_type, id).ok_or_else(|| FhirError::not_found(resource_type, id))
+}
+
+/// On update, the stored values of protected fields win over what the client sent.
+fn keep_protected_fields(m: &Membership, resource_type: &str, before: &Value, after: &mut Value) {
+    for path in m.protected_fields(resource_type, Interaction::Update) {
+        fields::restore(after, before, &path);
     }
-    Ok(versions.into_iter().map(|v| if v.deleted { deletion_entry(&v.content) } else { v.content }).collect())
+}
+
+/// Removes the hiddenFields that apply to the caller.
+fn redact(m: Option<&Membership>, resource_type: &str, content: Value) -> Value {
+    match m {
+        Some(m) => m.redact(resource_type, content),
+        None => content,
+    }
+}
+
+/// A client writes into its session's project; members of a super-admin
+/// project may name another existing project.
+fn project_for_client(m: &Membership, resource: &Value) -> Result<String> {
+    match resource::meta_project(resource) {
+        Some(p) if m.policy.super_admin && p != m.project_id => {
+            if storage::project_exists(p) {
+                Ok(p.to_owned())
+            } else {
+                Err(FhirError::invalid(format!("Project {p} does not exist")))
+            }
+        }
+        _ => Ok(m.project_id.clone()),
+    }
+}
+
+/// Projects are hard walls: a resource may not point at another project's resources.
+fn check_references(resource_type: &str, resource: &Value, project_id: &str) -> Result<()> {
+    let refs = references::relative_references(resource);
+    if refs.is_empty() {
+        return Ok(());
+    }
+    match storage::foreign_references(&refs, project_id).first() {
+        None => Ok(()),
+        Some(r) => Err(FhirError::invalid(format!("{resource_type} may not reference {r}, which belongs to another project"))),
+    }
 }
 
 fn check_type(resource_type: &str) -> Result<()> {
@@ -127,8 +211,12 @@ fn check_type(resource_type: &str) -> Result<()> {
     }
 }
 
-/// The current version of a resource about to be changed, locked; a deleted one is gone.
-fn current_for_write(resource_type: &str, id: &str) -> Result<Current> {
+/// The current version of a resource about to be changed, locked; one the
+/// caller cannot see is not found, a deleted one is gone.
+fn current_for_write(caller: &Caller, resource_type: &str, id: &str) -> Result<Current> {
+    if caller.scope() == Scope::Session {
+        visible(caller, resource_type, id)?;
+    }
     let current = storage::current_for_update(resource_type, id).ok_or_else(|| FhirError::not_found(resource_type, id))?;
     if current.deleted {
         return Err(FhirError::gone(resource_type, id));
@@ -143,19 +231,23 @@ fn save_changes(resource_type: &str, id: &str, current: &Current, mut candidate:
             return Err(FhirError::invalid("A resource cannot move to another project").at(format!("{resource_type}.meta.project")));
         }
     }
+    check_references(resource_type, &candidate, &current.project_id)?;
     let version = write_version_if_changed(resource_type, id, &current.project_id, &mut candidate, current);
     Ok(version.unwrap_or_else(|| current.content.clone()))
 }
 
-/// The project of a new resource: a Project is its own project; anything else
-/// names an existing Project in `meta.project`.
+/// The project of a resource the system creates: a Project is its own
+/// project; a User without `meta.project` is global (a practitioner may join
+/// several projects); anything else names an existing Project in `meta.project`.
 fn project_of_new(resource_type: &str, id: &str, resource: &Value) -> Result<String> {
     let named = resource::meta_project(resource);
-    if resource_type == "Project" {
-        return match named {
-            Some(p) if p != id => Err(FhirError::invalid("A Project is its own project").at("Project.meta.project")),
-            _ => Ok(id.to_owned()),
-        };
+    match (resource_type, named) {
+        ("Project", Some(p)) if p != id => {
+            return Err(FhirError::invalid("A Project is its own project").at("Project.meta.project"))
+        }
+        ("Project", _) => return Ok(id.to_owned()),
+        ("User", None) => return Ok(String::new()),
+        _ => {}
     }
     let project = named.ok_or_else(|| FhirError::invalid("meta.project is required").at(format!("{resource_type}.meta.project")))?;
     if !storage::project_exists(project) {
@@ -205,7 +297,14 @@ fn stamp_next_version(id: &str, project_id: &str, content: &mut Value, previous:
     );
 }
 
+/// Types whose writes can change somebody's access.
+const ACCESS_TYPES: [&str; 6] = ["Project", "ProjectMembership", "AccessPolicy", "User", "ClientApplication", "Bot"];
+
 fn store(resource_type: &str, id: &str, project_id: &str, content: &Value, first: bool, deleted: bool) {
+    if ACCESS_TYPES.contains(&resource_type) {
+        storage::bump_access_version();
+        session::invalidate();
+    }
     let meta = &content["meta"];
     storage::write(
         NewVersion {

@@ -1,16 +1,34 @@
 //! fhir_access: Medplum-style FHIR access control enforced inside PostgreSQL.
 //!
 //! The pure logic lives in the `fhir_access_core` and `fhirpath` crates; this
-//! crate is the PostgreSQL shell around it: storage through SPI, the SQL
-//! functions of API.md, and errors raised with API.md's SQLSTATEs.
+//! crate is the PostgreSQL shell around it: storage through SPI, the session's
+//! membership, the SQL functions of API.md, and errors raised with API.md's
+//! SQLSTATEs.
 
 mod errors;
 mod evaluate;
 mod interactions;
 mod jsonb;
+mod session;
 mod storage;
 
 ::pgrx::pg_module_magic!(name, version);
 
 pgrx::extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
+pgrx::extension_sql_file!(
+    "../sql/access.sql",
+    name = "access",
+    requires = [
+        session::_session_system,
+        session::_session_all_projects,
+        session::_session_projects,
+        session::_session_types
+    ]
+);
+pgrx::extension_sql_file!("../sql/clients.sql", name = "clients", requires = ["access"]);
 pgrx::extension_sql_file!("../sql/view.sql", name = "view", finalize);
+
+#[pgrx::pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    session::define_settings();
+}

@@ -1,6 +1,12 @@
 //! Persistence through SPI. Every statement is static SQL from `sql/queries`,
 //! prepared once per backend and kept. Reads use read-only SPI so that they
 //! never allocate a transaction id (hot standbys stay usable).
+//!
+//! Statements run as one of two roles. The table owner sees everything and
+//! does the writes, once the interaction has checked them. `fhir_reader`, which
+//! also owns the `fhir.resources` view, is subject to row-level security: a
+//! client's reads go through it, so the functions and plain SQL on the view see
+//! the same rows.
 
 use crate::jsonb::Document;
 use pgrx::datum::DatumWithOid;
@@ -11,7 +17,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use pgrx::pg_sys::BuiltinOid::{BOOLOID, JSONBOID, TEXTARRAYOID, TEXTOID};
+use pgrx::pg_sys::BuiltinOid::{BOOLOID, JSONBOID, OIDOID, TEXTARRAYOID, TEXTOID};
 
 struct Statement {
     sql: &'static str,
@@ -42,8 +48,58 @@ const UPDATE_VERSION: Statement = statement!(
     [TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, TEXTARRAYOID, JSONBOID],
     true
 );
+const ACCESS_VERSION: Statement = statement!("access_version", [], false);
+const BUMP_ACCESS_VERSION: Statement = statement!("bump_access_version", [], true);
+const CLIENT: Statement = statement!("client", [OIDOID], false);
+const BOUND_MEMBERSHIPS: Statement = statement!("bound_memberships", [OIDOID], false);
+const IS_BOUND: Statement = statement!("is_bound", [OIDOID, TEXTOID], false);
+const ROLE_NAME: Statement = statement!("role_name", [OIDOID], false);
+const FOREIGN_REFERENCES: Statement = statement!("foreign_references", [TEXTARRAYOID, TEXTARRAYOID, TEXTOID], false);
 const VERSION: Statement = statement!("version", [TEXTOID, TEXTOID, TEXTOID], false);
 const HISTORY: Statement = statement!("history", [TEXTOID, TEXTOID], false);
+
+/// Which rows a read may see.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every row: the system, and the checks an interaction makes on its own.
+    All,
+    /// The rows the session's row-level security admits.
+    Session,
+}
+
+thread_local! {
+    static READER: std::cell::Cell<Option<pg_sys::Oid>> = const { std::cell::Cell::new(None) };
+}
+
+fn reader_role() -> pg_sys::Oid {
+    READER.with(|r| {
+        r.get().unwrap_or_else(|| {
+            let oid = unsafe { pg_sys::get_role_oid(c"fhir_reader".as_ptr(), false) };
+            r.set(Some(oid));
+            oid
+        })
+    })
+}
+
+/// Runs `f` as `role`, like a SECURITY DEFINER function would. An error
+/// inside `f` aborts the (sub)transaction, which restores the user id.
+fn as_role<R>(role: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
+    let (mut user, mut context) = (pg_sys::Oid::INVALID, 0);
+    unsafe {
+        pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
+        pg_sys::SetUserIdAndSecContext(role, context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32);
+    }
+    let result = f();
+    unsafe { pg_sys::SetUserIdAndSecContext(user, context) };
+    result
+}
+
+fn scoped<R>(scope: Scope, f: impl FnOnce() -> R) -> R {
+    match scope {
+        Scope::All => as_role(pg_sys::Oid::from(pg_sys::BOOTSTRAP_SUPERUSERID), f),
+        Scope::Session => as_role(reader_role(), f),
+    }
+}
 
 thread_local! {
     static PLANS: RefCell<HashMap<&'static str, Rc<OwnedPreparedStatement>>> = RefCell::new(HashMap::new());
@@ -51,7 +107,11 @@ thread_local! {
 
 /// Runs a statement through its kept plan, preparing it on first use.
 fn run<R>(stmt: &Statement, args: &[DatumWithOid], read: impl FnOnce(SpiTupleTable) -> SpiResult<R>) -> R {
-    let result = Spi::connect_mut(|client: &mut SpiClient| {
+    run_as(Scope::All, stmt, args, read)
+}
+
+fn run_as<R>(scope: Scope, stmt: &Statement, args: &[DatumWithOid], read: impl FnOnce(SpiTupleTable) -> SpiResult<R>) -> R {
+    let result = scoped(scope, || Spi::connect_mut(|client: &mut SpiClient| {
         // The map is not borrowed while the statement runs: a statement may fire
         // triggers that come back here.
         let plan = PLANS.with(|plans| -> SpiResult<Rc<OwnedPreparedStatement>> {
@@ -70,7 +130,7 @@ fn run<R>(stmt: &Statement, args: &[DatumWithOid], read: impl FnOnce(SpiTupleTab
         })?;
         let table = if stmt.mutating { client.update(&*plan, None, args)? } else { client.select(&*plan, None, args)? };
         read(table)
-    });
+    }));
     result.unwrap_or_else(|e| panic!("fhir_access storage query failed: {e}"))
 }
 
@@ -84,8 +144,8 @@ pub struct Current {
     pub content: Value,
 }
 
-fn read_current(stmt: &Statement, resource_type: &str, id: &str) -> Option<Current> {
-    run(stmt, &[resource_type.into(), id.into()], |mut rows| {
+fn read_current(scope: Scope, stmt: &Statement, resource_type: &str, id: &str) -> Option<Current> {
+    run_as(scope, stmt, &[resource_type.into(), id.into()], |mut rows| {
         let Some(row) = rows.next() else { return Ok(None) };
         Ok(Some(Current {
             project_id: row.get(1)?.expect("project_id is NOT NULL"),
@@ -97,13 +157,13 @@ fn read_current(stmt: &Statement, resource_type: &str, id: &str) -> Option<Curre
     })
 }
 
-pub fn current(resource_type: &str, id: &str) -> Option<Current> {
-    read_current(&CURRENT, resource_type, id)
+pub fn current(scope: Scope, resource_type: &str, id: &str) -> Option<Current> {
+    read_current(scope, &CURRENT, resource_type, id)
 }
 
 /// The current version, locked against concurrent writers until the transaction ends.
 pub fn current_for_update(resource_type: &str, id: &str) -> Option<Current> {
-    read_current(&CURRENT_FOR_UPDATE, resource_type, id)
+    read_current(Scope::All, &CURRENT_FOR_UPDATE, resource_type, id)
 }
 
 pub fn project_exists(project_id: &str) -> bool {
@@ -161,4 +221,41 @@ pub fn version(resource_type: &str, id: &str, version_id: &str) -> Option<Versio
 /// Every version of a resource, newest first.
 pub fn history(resource_type: &str, id: &str) -> Vec<Version> {
     run(&HISTORY, &[resource_type.into(), id.into()], |rows| rows.map(read_version).collect())
+}
+
+pub fn access_version() -> i64 {
+    run(&ACCESS_VERSION, &[], |rows| Ok(rows.first().get_one::<i64>()?.unwrap_or(0)))
+}
+
+/// After a write that can change somebody's access.
+pub fn bump_access_version() {
+    run(&BUMP_ACCESS_VERSION, &[], |_| Ok(()))
+}
+
+/// `Some(gateway)` for a client role, `None` for any other role.
+pub fn client(role: pg_sys::Oid) -> Option<bool> {
+    run(&CLIENT, &[role.into()], |rows| rows.first().get_one::<bool>())
+}
+
+/// Up to two memberships bound to a role (two is enough to know it is not one).
+pub fn bound_memberships(role: pg_sys::Oid) -> Vec<String> {
+    run(&BOUND_MEMBERSHIPS, &[role.into()], |rows| {
+        rows.map(|row| Ok(row.get::<String>(1)?.expect("membership is NOT NULL"))).collect()
+    })
+}
+
+pub fn is_bound(role: pg_sys::Oid, membership: &str) -> bool {
+    run(&IS_BOUND, &[role.into(), membership.into()], |rows| Ok(rows.first().get_one::<bool>()?.unwrap_or(false)))
+}
+
+pub fn role_name(role: pg_sys::Oid) -> Option<String> {
+    run(&ROLE_NAME, &[role.into()], |rows| rows.first().get_one::<String>())
+}
+
+/// Of `references`, those that point at a stored resource of another project.
+pub fn foreign_references(references: &[(String, String)], project_id: &str) -> Vec<String> {
+    let (types, ids): (Vec<String>, Vec<String>) = references.iter().cloned().unzip();
+    run(&FOREIGN_REFERENCES, &[types.into(), ids.into(), project_id.into()], |rows| {
+        rows.map(|row| Ok(row.get::<String>(1)?.expect("reference is NOT NULL"))).collect()
+    })
 }

@@ -2,8 +2,10 @@
 
 pub mod criteria;
 pub mod definitions;
+pub mod fields;
 pub mod outcome;
 pub mod patch;
+pub mod references;
 pub mod policy;
 pub mod resource;
 pub mod time;

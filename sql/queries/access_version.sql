@@ -1,0 +1,1 @@
+SELECT version FROM fhir.access_version

@@ -1,0 +1,1 @@
+UPDATE fhir.access_version SET version = version + 1

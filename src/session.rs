@@ -1,0 +1,349 @@
+//! Who is asking: the system, or a client role acting as one ProjectMembership.
+//!
+//! The membership lives in the `fhir.membership` setting. The library defines
+//! it as superuser-only, so a client's plain `SET` (or `set_config`, or a
+//! connection option) is refused by PostgreSQL; only `fhir.set_membership`
+//! changes it, after checking the caller may act as that membership. Keeping it
+//! in a setting gives transaction-local scope, rollback, `DISCARD ALL` /
+//! `RESET ALL` and parallel workers for free. The setting is re-checked at
+//! every statement against the bindings and the stored membership, so a
+//! deactivated membership or a changed policy applies from the next statement.
+
+use crate::errors::OrRaise;
+use crate::storage::{self, Scope};
+use fhir_access_core::definitions;
+use fhir_access_core::outcome::{FhirError, Result};
+use fhir_access_core::fields;
+use fhir_access_core::policy::{EffectivePolicy, Entry, Interaction};
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+use pgrx::prelude::*;
+use serde_json::Value;
+use std::cell::RefCell;
+use std::ffi::CString;
+use std::rc::Rc;
+
+pub static MEMBERSHIP: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+
+pub fn define_settings() {
+    GucRegistry::define_string_guc(
+        c"fhir.membership",
+        c"The ProjectMembership this session acts as.",
+        c"Set it with fhir.set_membership(); a plain SET is refused for non-superusers.",
+        &MEMBERSHIP,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+}
+
+/// A client session's membership, compiled.
+pub struct Membership {
+    pub id: String,
+    pub project_id: String,
+    pub policy: EffectivePolicy,
+}
+
+impl Membership {
+    /// The entry whose fields apply to a resource of this type for this
+    /// interaction: the first that grants it.
+    fn first_entry<'a>(&'a self, resource_type: &'a str, interaction: Interaction) -> Option<&'a Entry> {
+        self.policy.entries_for(resource_type, interaction).next()
+    }
+
+    /// hiddenFields and readonlyFields: what this session may not write.
+    pub fn protected_fields(&self, resource_type: &str, interaction: Interaction) -> Vec<String> {
+        self.first_entry(resource_type, interaction)
+            .map(|e| e.hidden_fields.iter().chain(&e.readonly_fields).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Removes the hiddenFields this session may not see.
+    pub fn redact(&self, resource_type: &str, mut content: Value) -> Value {
+        if let Some(e) = self.first_entry(resource_type, Interaction::Read) {
+            for path in &e.hidden_fields {
+                fields::remove(&mut content, path);
+            }
+        }
+        content
+    }
+}
+
+pub enum Caller {
+    /// A superuser or a BYPASSRLS role: sees and writes everything.
+    System,
+    Client(Membership),
+    /// A role that is not a client, or a client without a usable membership.
+    Nobody(String),
+}
+
+impl Caller {
+    /// The membership a write or an interaction needs; 403 without one.
+    pub fn membership(&self) -> Result<Option<&Membership>> {
+        match self {
+            Caller::System => Ok(None),
+            Caller::Client(m) => Ok(Some(m)),
+            Caller::Nobody(why) => Err(FhirError::forbidden(why.clone())),
+        }
+    }
+
+    /// The type-level check (403): may this caller perform `interaction` on `resource_type` at all?
+    pub fn require(&self, resource_type: &str, interaction: Interaction) -> Result<Option<&Membership>> {
+        let membership = self.membership()?;
+        if let Some(m) = membership {
+            if !m.policy.allows(resource_type, interaction) {
+                return Err(FhirError::forbidden(format!("Forbidden: {} on {resource_type}", interaction.as_str())));
+            }
+        }
+        Ok(membership)
+    }
+
+    /// Which rows reads see: everything for the system, the session's rows otherwise.
+    pub fn scope(&self) -> Scope {
+        match self {
+            Caller::System => Scope::All,
+            _ => Scope::Session,
+        }
+    }
+}
+
+struct Cached {
+    outer: pg_sys::Oid,
+    setting: String,
+    version: i64,
+    caller: Rc<Caller>,
+}
+
+thread_local! {
+    static CACHED: RefCell<Option<Cached>> = const { RefCell::new(None) };
+    /// The access version seen by the current statement: (xact start, statement start, version).
+    static VERSION_SEEN: RefCell<Option<(i64, i64, i64)>> = const { RefCell::new(None) };
+}
+
+/// The role behind this call, as set by login or `SET ROLE`; unaffected by
+/// SECURITY DEFINER functions and by our own switches to fhir_reader.
+fn outer_role() -> pg_sys::Oid {
+    unsafe { pg_sys::GetOuterUserId() }
+}
+
+fn is_system(role: pg_sys::Oid) -> bool {
+    unsafe { pg_sys::superuser_arg(role) || pg_sys::has_bypassrls_privilege(role) }
+}
+
+fn setting() -> String {
+    MEMBERSHIP.get().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// The access version, read once per statement.
+fn access_version() -> i64 {
+    let now = unsafe { (pg_sys::GetCurrentTransactionStartTimestamp(), pg_sys::GetCurrentStatementStartTimestamp()) };
+    if let Some((x, s, v)) = VERSION_SEEN.with(|c| *c.borrow()) {
+        if (x, s) == now {
+            return v;
+        }
+    }
+    let v = storage::access_version();
+    VERSION_SEEN.with(|c| *c.borrow_mut() = Some((now.0, now.1, v)));
+    v
+}
+
+/// Forgets what this backend compiled, after a write that changes access.
+pub fn invalidate() {
+    CACHED.with(|c| *c.borrow_mut() = None);
+    VERSION_SEEN.with(|c| *c.borrow_mut() = None);
+}
+
+/// The caller of the current statement.
+pub fn caller() -> Rc<Caller> {
+    let outer = outer_role();
+    if is_system(outer) {
+        return Rc::new(Caller::System);
+    }
+    let setting = setting();
+    let version = access_version();
+    if let Some(hit) = CACHED.with(|c| {
+        c.borrow().as_ref().filter(|k| k.outer == outer && k.setting == setting && k.version == version).map(|k| Rc::clone(&k.caller))
+    }) {
+        return hit;
+    }
+    let caller = Rc::new(resolve_caller(outer, &setting));
+    CACHED.with(|c| *c.borrow_mut() = Some(Cached { outer, setting, version, caller: Rc::clone(&caller) }));
+    caller
+}
+
+fn role_name(role: pg_sys::Oid) -> String {
+    storage::role_name(role).unwrap_or_else(|| format!("role {}", role.to_u32()))
+}
+
+fn resolve_caller(outer: pg_sys::Oid, setting: &str) -> Caller {
+    let Some(gateway) = storage::client(outer) else {
+        return Caller::Nobody(format!("{} is not a fhir_access client (see fhir.grant_client)", role_name(outer)));
+    };
+    let id = if setting.is_empty() {
+        match storage::bound_memberships(outer).as_slice() {
+            [only] => only.clone(),
+            [] => return Caller::Nobody("No membership: call fhir.set_membership".into()),
+            _ => return Caller::Nobody("Several memberships are bound to this role: call fhir.set_membership".into()),
+        }
+    } else {
+        if !gateway && !storage::is_bound(outer, setting) {
+            return Caller::Nobody(format!("ProjectMembership/{setting} is not bound to {}", role_name(outer)));
+        }
+        setting.to_owned()
+    };
+    match load_membership(&id) {
+        Ok(m) => Caller::Client(m),
+        Err(e) => Caller::Nobody(e.message),
+    }
+}
+
+/// Reads and compiles a membership. Missing, deleted or inactive memberships,
+/// and policies that do not compile, are refusals: an invalid policy never fails open.
+fn load_membership(id: &str) -> Result<Membership> {
+    let stored = storage::current(Scope::All, "ProjectMembership", id)
+        .filter(|m| !m.deleted)
+        .ok_or_else(|| FhirError::not_found("ProjectMembership", id))?;
+    if stored.content.get("active") == Some(&Value::Bool(false)) {
+        return Err(FhirError::forbidden(format!("ProjectMembership/{id} is not active")));
+    }
+    let project = storage::current(Scope::All, "Project", &stored.project_id)
+        .filter(|p| !p.deleted)
+        .ok_or_else(|| FhirError::forbidden(format!("The project of ProjectMembership/{id} does not exist")))?;
+    let project_id = stored.project_id.clone();
+    let resolve = |reference: &str| -> Option<Value> {
+        let policy_id = reference.strip_prefix("AccessPolicy/")?;
+        storage::current(Scope::All, "AccessPolicy", policy_id)
+            .filter(|p| !p.deleted && p.project_id == project_id)
+            .map(|p| p.content)
+    };
+    let policy = EffectivePolicy::compile(&stored.content, &project.content, &resolve)?;
+    Ok(Membership { id: id.to_owned(), project_id: stored.project_id, policy })
+}
+
+/// `'ProjectMembership/<id>'` or `'<id>'` to the id.
+fn membership_id(membership: &str) -> &str {
+    membership.strip_prefix("ProjectMembership/").unwrap_or(membership)
+}
+
+fn set_setting(value: &str, local: bool) {
+    let name = c"fhir.membership";
+    let value = CString::new(value).expect("membership ids have no NUL");
+    let action = if local { pg_sys::GucAction::GUC_ACTION_LOCAL } else { pg_sys::GucAction::GUC_ACTION_SET };
+    // PGC_SUSET: our own privilege to set the superuser-only setting, after the checks above.
+    unsafe {
+        pg_sys::set_config_option(
+            name.as_ptr(),
+            value.as_ptr(),
+            pg_sys::GucContext::PGC_SUSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            action,
+            true,
+            PgLogLevel::ERROR as i32,
+            false,
+        );
+    }
+}
+
+fn effective_policy_json(caller: &Caller) -> Option<pgrx::JsonB> {
+    match caller {
+        Caller::Client(m) => Some(pgrx::JsonB(m.policy.to_json())),
+        _ => None,
+    }
+}
+
+/// Acts as `membership` from now on (or until the transaction ends, with
+/// `local`), and returns its effective policy.
+#[pg_extern]
+fn set_membership(membership: &str, local: default!(bool, false)) -> Option<pgrx::JsonB> {
+    let id = membership_id(membership);
+    let outer = outer_role();
+    if !is_system(outer) {
+        let gateway = storage::client(outer).ok_or_else(|| {
+            FhirError::forbidden(format!("{} is not a fhir_access client (see fhir.grant_client)", role_name(outer)))
+        });
+        if !gateway.or_raise() && !storage::is_bound(outer, id) {
+            Err::<(), _>(FhirError::forbidden(format!("ProjectMembership/{id} is not bound to {}", role_name(outer)))).or_raise();
+        }
+    }
+    let loaded = load_membership(id).or_raise();
+    set_setting(id, local);
+    effective_policy_json(&Caller::Client(loaded))
+}
+
+#[pg_extern]
+fn clear_membership() {
+    set_setting("", false);
+}
+
+/// `'ProjectMembership/<id>'` of the session, whether set or bound; NULL without one.
+#[pg_extern(stable)]
+fn current_membership() -> Option<String> {
+    match &*caller() {
+        Caller::Client(m) => Some(format!("ProjectMembership/{}", m.id)),
+        _ => None,
+    }
+}
+
+/// The session's effective AccessPolicy (what Medplum's `/auth/me` shows); NULL without a membership.
+#[pg_extern(stable)]
+fn effective_policy() -> Option<pgrx::JsonB> {
+    effective_policy_json(&caller())
+}
+
+// Row-level security asks these once per statement (as InitPlans).
+
+/// True only for the system (a superuser or a BYPASSRLS role).
+#[pg_extern(stable, parallel_safe)]
+fn _session_system() -> bool {
+    matches!(&*caller(), Caller::System)
+}
+
+/// True for the system and for members of a super-admin project.
+#[pg_extern(stable, parallel_safe)]
+fn _session_all_projects() -> bool {
+    match &*caller() {
+        Caller::System => true,
+        Caller::Client(m) => m.policy.super_admin,
+        Caller::Nobody(_) => false,
+    }
+}
+
+/// The projects whose rows the session may see.
+#[pg_extern(stable, parallel_safe)]
+fn _session_projects() -> Vec<String> {
+    match &*caller() {
+        Caller::Client(m) => vec![m.project_id.clone()],
+        _ => Vec::new(),
+    }
+}
+
+/// The resource types the session may use for `interaction`.
+#[pg_extern(stable, parallel_safe)]
+fn _session_types(interaction: &str) -> Vec<String> {
+    let interaction = Interaction::parse(interaction)
+        .ok_or_else(|| FhirError::invalid(format!("Unknown interaction '{interaction}'")))
+        .or_raise();
+    match &*caller() {
+        Caller::Client(m) => definitions::resource_types()
+            .filter(|t| m.policy.allows(t, interaction))
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// True when some entry of the session hides fields: the view redacts only then.
+#[pg_extern(stable, parallel_safe)]
+fn _session_redacts() -> bool {
+    match &*caller() {
+        Caller::Client(m) => m.policy.entries.iter().any(|e| !e.hidden_fields.is_empty()),
+        _ => false,
+    }
+}
+
+/// The view's content column when the session hides fields.
+#[pg_extern(stable, parallel_safe)]
+fn _redact(resource_type: &str, content: crate::jsonb::Document) -> crate::jsonb::Document {
+    match &*caller() {
+        Caller::Client(m) => crate::jsonb::Document(m.redact(resource_type, content.0)),
+        _ => content,
+    }
+}
