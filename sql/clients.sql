@@ -29,16 +29,16 @@ $$;
 CREATE FUNCTION fhir.bind_role(role regrole, membership text) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-    id text := regexp_replace(membership, '^ProjectMembership/', '');
+    member_id text := regexp_replace(membership, '^ProjectMembership/', '');
 BEGIN
     PERFORM fhir._require_system();
-    IF NOT EXISTS (SELECT 1 FROM fhir.resource r WHERE r.resource_type = 'ProjectMembership' AND r.id = bind_role.id AND NOT r.deleted) THEN
-        RAISE EXCEPTION 'Not found: ProjectMembership/%', id
+    IF NOT EXISTS (SELECT 1 FROM fhir.resource r WHERE r.resource_type = 'ProjectMembership' AND r.id = member_id AND NOT r.deleted) THEN
+        RAISE EXCEPTION 'Not found: ProjectMembership/%', member_id
             USING ERRCODE = 'P0002',
                   DETAIL = json_build_object('resourceType', 'OperationOutcome', 'issue', json_build_array(json_build_object(
-                      'severity', 'error', 'code', 'not-found', 'details', json_build_object('text', 'Not found: ProjectMembership/' || id))))::text;
+                      'severity', 'error', 'code', 'not-found', 'details', json_build_object('text', 'Not found: ProjectMembership/' || member_id))))::text;
     END IF;
-    INSERT INTO fhir.role_binding (role, membership) VALUES (role, id) ON CONFLICT DO NOTHING;
+    INSERT INTO fhir.role_binding (role, membership) VALUES (role, member_id) ON CONFLICT DO NOTHING;
     UPDATE fhir.access_version SET version = version + 1;
 END
 $$;

@@ -8,13 +8,13 @@ use crate::session::{self, Caller, Membership};
 use crate::storage::{self, Current, NewVersion, Scope};
 use fhir_access_core::outcome::{FhirError, Result};
 use fhir_access_core::policy::Interaction;
-use fhir_access_core::{definitions, fields, patch, references, resource, time};
+use fhir_access_core::{definitions, fields, patch, policy, references, resource, time};
 use pgrx::prelude::*;
 use serde_json::{json, Value};
 
 #[pg_extern]
 fn create(resource: Document) -> Document {
-    Document(create_resource(resource.0).or_raise())
+    Document(create_resource(&session::caller(), resource.0).or_raise())
 }
 
 #[pg_extern(stable)]
@@ -47,9 +47,8 @@ fn history(resource_type: &str, id: &str) -> SetOfIterator<'static, Document> {
     SetOfIterator::new(read_history(resource_type, id).or_raise().into_iter().map(Document))
 }
 
-fn create_resource(mut resource: Value) -> Result<Value> {
-    let resource_type = resource::check(&resource)?.to_owned();
-    let caller = session::caller();
+pub fn create_resource(caller: &Caller, mut resource: Value) -> Result<Value> {
+    let resource_type = check_resource(&resource)?.to_owned();
     let membership = caller.require(&resource_type, Interaction::Create)?;
     // Only the system chooses ids; clients always get a new one (as in Medplum).
     let id = match (membership, resource::id(&resource)) {
@@ -97,7 +96,7 @@ fn read_version(resource_type: &str, id: &str, version_id: &str) -> Result<Value
 }
 
 fn update_resource(mut resource: Value, if_match: Option<&str>) -> Result<Value> {
-    let resource_type = resource::check(&resource)?.to_owned();
+    let resource_type = check_resource(&resource)?.to_owned();
     let id = resource::id(&resource)
         .ok_or_else(|| FhirError::invalid("update requires an id").at(format!("{resource_type}.id")))?
         .to_owned();
@@ -124,7 +123,7 @@ fn patch_resource(resource_type: &str, id: &str, ops: &Value) -> Result<Value> {
     let membership = caller.require(resource_type, Interaction::Update)?;
     let current = current_for_write(&caller, resource_type, id)?;
     let mut patched = patch::apply(&current.content, ops)?;
-    resource::check(&patched)?;
+    check_resource(&patched)?;
     if let Some(m) = membership {
         keep_protected_fields(m, resource_type, &current.content, &mut patched);
     }
@@ -201,6 +200,15 @@ fn check_references(resource_type: &str, resource: &Value, project_id: &str) -> 
         None => Ok(()),
         Some(r) => Err(FhirError::invalid(format!("{resource_type} may not reference {r}, which belongs to another project"))),
     }
+}
+
+/// The shape every written resource must have; an AccessPolicy must also compile.
+fn check_resource(resource: &Value) -> Result<&str> {
+    let resource_type = resource::check(resource)?;
+    if resource_type == "AccessPolicy" {
+        policy::validate(resource)?;
+    }
+    Ok(resource_type)
 }
 
 fn check_type(resource_type: &str) -> Result<()> {

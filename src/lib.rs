@@ -8,6 +8,7 @@
 mod errors;
 mod evaluate;
 mod interactions;
+mod invite;
 mod jsonb;
 mod session;
 mod storage;

@@ -55,6 +55,7 @@ const BOUND_MEMBERSHIPS: Statement = statement!("bound_memberships", [OIDOID], f
 const IS_BOUND: Statement = statement!("is_bound", [OIDOID, TEXTOID], false);
 const ROLE_NAME: Statement = statement!("role_name", [OIDOID], false);
 const FOREIGN_REFERENCES: Statement = statement!("foreign_references", [TEXTARRAYOID, TEXTARRAYOID, TEXTOID], false);
+const USER_BY_EMAIL: Statement = statement!("user_by_email", [TEXTOID, TEXTOID], false);
 const VERSION: Statement = statement!("version", [TEXTOID, TEXTOID, TEXTOID], false);
 const HISTORY: Statement = statement!("history", [TEXTOID, TEXTOID], false);
 
@@ -134,6 +135,15 @@ fn run_as<R>(scope: Scope, stmt: &Statement, args: &[DatumWithOid], read: impl F
     result.unwrap_or_else(|e| panic!("fhir_access storage query failed: {e}"))
 }
 
+/// The first column of the first row, or `None` when there is no row.
+fn one<T: FromDatum + IntoDatum>(rows: SpiTupleTable) -> SpiResult<Option<T>> {
+    if rows.is_empty() {
+        Ok(None)
+    } else {
+        rows.first().get_one::<T>()
+    }
+}
+
 /// The current version of a resource.
 pub struct Current {
     pub project_id: String,
@@ -167,7 +177,7 @@ pub fn current_for_update(resource_type: &str, id: &str) -> Option<Current> {
 }
 
 pub fn project_exists(project_id: &str) -> bool {
-    run(&PROJECT_EXISTS, &[project_id.into()], |rows| Ok(rows.first().get_one::<bool>()?.unwrap_or(false)))
+    run(&PROJECT_EXISTS, &[project_id.into()], |rows| Ok(one::<bool>(rows)?.unwrap_or(false)))
 }
 
 /// A version to write.
@@ -224,7 +234,7 @@ pub fn history(resource_type: &str, id: &str) -> Vec<Version> {
 }
 
 pub fn access_version() -> i64 {
-    run(&ACCESS_VERSION, &[], |rows| Ok(rows.first().get_one::<i64>()?.unwrap_or(0)))
+    run(&ACCESS_VERSION, &[], |rows| Ok(one::<i64>(rows)?.unwrap_or(0)))
 }
 
 /// After a write that can change somebody's access.
@@ -234,7 +244,7 @@ pub fn bump_access_version() {
 
 /// `Some(gateway)` for a client role, `None` for any other role.
 pub fn client(role: pg_sys::Oid) -> Option<bool> {
-    run(&CLIENT, &[role.into()], |rows| rows.first().get_one::<bool>())
+    run(&CLIENT, &[role.into()], one::<bool>)
 }
 
 /// Up to two memberships bound to a role (two is enough to know it is not one).
@@ -245,11 +255,11 @@ pub fn bound_memberships(role: pg_sys::Oid) -> Vec<String> {
 }
 
 pub fn is_bound(role: pg_sys::Oid, membership: &str) -> bool {
-    run(&IS_BOUND, &[role.into(), membership.into()], |rows| Ok(rows.first().get_one::<bool>()?.unwrap_or(false)))
+    run(&IS_BOUND, &[role.into(), membership.into()], |rows| Ok(one::<bool>(rows)?.unwrap_or(false)))
 }
 
 pub fn role_name(role: pg_sys::Oid) -> Option<String> {
-    run(&ROLE_NAME, &[role.into()], |rows| rows.first().get_one::<String>())
+    run(&ROLE_NAME, &[role.into()], one::<String>)
 }
 
 /// Of `references`, those that point at a stored resource of another project.
@@ -258,4 +268,9 @@ pub fn foreign_references(references: &[(String, String)], project_id: &str) -> 
     run(&FOREIGN_REFERENCES, &[types.into(), ids.into(), project_id.into()], |rows| {
         rows.map(|row| Ok(row.get::<String>(1)?.expect("reference is NOT NULL"))).collect()
     })
+}
+
+/// The User with `email` in `project_id` ('' for global users).
+pub fn user_by_email(email: &str, project_id: &str) -> Option<String> {
+    run(&USER_BY_EMAIL, &[email.into(), project_id.into()], one::<String>)
 }

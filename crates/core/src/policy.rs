@@ -247,7 +247,7 @@ impl EffectivePolicy {
                 message: format!("{}: {}", source.policy, e.message),
                 ..e
             };
-            let scope = Scope(&source.parameters);
+            let scope = Scope(Some(&source.parameters));
             if let Some(c) = scope.reference(&raw["compartment"]).map_err(in_source)? {
                 policy.compartment = Some(c);
             }
@@ -424,6 +424,21 @@ fn synthetic(
 }
 
 /// Medplum's wording: login details stay hidden from the user.
+/// Checks an AccessPolicy as it is written (Medplum's `axp-3` and more): every
+/// entry's type, interactions, criteria (with parameters left open) and write
+/// constraints must compile, so an invalid policy is refused, never stored.
+pub fn validate(policy: &Value) -> Result<()> {
+    let entries = match &policy["resource"] {
+        Value::Null => return Ok(()),
+        Value::Array(entries) => entries,
+        _ => return Err(FhirError::invalid("AccessPolicy.resource must be an array").at("AccessPolicy.resource")),
+    };
+    for (i, raw) in entries.iter().enumerate() {
+        compile_entry(raw, &Scope(None), 0, &format!("AccessPolicy.resource[{i}]"))?;
+    }
+    Ok(())
+}
+
 fn invalid_configuration() -> FhirError {
     FhirError::forbidden("Invalid access policy configuration")
 }
@@ -507,14 +522,18 @@ fn placeholder(text: &str) -> Option<Placeholder<'_>> {
     })
 }
 
-/// The parameters of one source, substituted into its policy.
-struct Scope<'a>(&'a [(String, ParamValue)]);
+/// The parameters of one source, substituted into its policy. `None` when an
+/// AccessPolicy is checked on write: any parameter may then stand anywhere a
+/// parameter may, since memberships supply the values later.
+struct Scope<'a>(Option<&'a [(String, ParamValue)]>);
 
 impl Scope<'_> {
     /// The value `p` stands for; `id_only` where a bare id is expected (`_id`).
     fn resolve(&self, p: &Placeholder, id_only: bool) -> Result<String> {
-        let value = self
-            .0
+        let Some(parameters) = self.0 else {
+            return Ok(p.type_prefix.map_or_else(|| "x".to_string(), |t| format!("{t}/x")));
+        };
+        let value = parameters
             .iter()
             .find(|(n, _)| n == p.name)
             .map(|(_, v)| v)
@@ -1129,6 +1148,27 @@ mod tests {
         ] {
             let e = compile_one(json!([entry]), json!([])).unwrap_err();
             assert_eq!(e.kind.sqlstate(), "22023");
+        }
+    }
+
+    #[test]
+    fn writing_a_policy_checks_every_entry_with_parameters_left_open() {
+        let ok = json!({"resourceType": "AccessPolicy", "resource": [
+            {"resourceType": "Patient", "criteria": "Patient?general-practitioner=%profile"},
+            {"resourceType": "Questionnaire", "criteria": "Questionnaire?_compartment=Organization/%org"},
+            {"resourceType": "Observation", "writeConstraint": [{"expression": "subject.reference = '%patient'"}]}
+        ]});
+        assert!(validate(&ok).is_ok());
+        for bad in [
+            json!({"resource": [{"resourceType": "Patient", "criteria": "identifier=123"}]}),
+            json!({"resource": [{"resourceType": "Practitioner", "criteria": "Patient?name=x"}]}),
+            json!({"resource": [{"resourceType": "Observation", "criteria": "Observation?patient.name=x"}]}),
+            json!({"resource": [{"resourceType": "Patient", "criteria": "Patient?_has:Observation:subject:code=x"}]}),
+            json!({"resource": [{"resourceType": "Patient", "writeConstraint": [{"expression": "name.where("}]}]}),
+            json!({"resource": [{"resourceType": "Nope"}]}),
+            json!({"resource": {"resourceType": "Patient"}}),
+        ] {
+            assert_eq!(validate(&bad).unwrap_err().kind, crate::outcome::ErrorKind::Invalid, "{bad}");
         }
     }
 }

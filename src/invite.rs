@@ -1,0 +1,84 @@
+//! `fhir.invite(project_id, invite)`: Medplum's invite, in one statement.
+//! Finds or creates the User, creates the profile and the ProjectMembership.
+
+use crate::errors::OrRaise;
+use crate::interactions::create_resource;
+use crate::session::{self, Caller};
+use crate::storage;
+use fhir_access_core::outcome::{FhirError, Result};
+use pgrx::prelude::*;
+use serde_json::{json, Map, Value};
+
+/// Profile types a membership may be created for.
+const PROFILE_TYPES: [&str; 3] = ["Patient", "Practitioner", "RelatedPerson"];
+
+#[pg_extern]
+fn invite(project_id: &str, invite: pgrx::JsonB) -> pgrx::JsonB {
+    pgrx::JsonB(invite_member(project_id, &invite.0).or_raise())
+}
+
+fn invite_member(project_id: &str, invite: &Value) -> Result<Value> {
+    // The system and the project's own admins invite.
+    match &*session::caller() {
+        Caller::System => {}
+        Caller::Client(m) if m.policy.admin && m.project_id == project_id => {}
+        Caller::Client(_) => return Err(FhirError::forbidden("Only project admins invite members")),
+        Caller::Nobody(why) => return Err(FhirError::forbidden(why.clone())),
+    }
+    let profile_type = invite["resourceType"].as_str().unwrap_or("Practitioner");
+    if !PROFILE_TYPES.contains(&profile_type) {
+        return Err(FhirError::invalid(format!("Cannot invite a {profile_type}: use Patient, Practitioner or RelatedPerson")).at("resourceType"));
+    }
+    let email = invite["email"]
+        .as_str()
+        .filter(|e| e.contains('@'))
+        .ok_or_else(|| FhirError::invalid("An invite needs an email").at("email"))?;
+    if !storage::project_exists(project_id) {
+        return Err(FhirError::invalid(format!("Project {project_id} does not exist")));
+    }
+    let first = invite["firstName"].as_str().unwrap_or_default();
+    let last = invite["lastName"].as_str().unwrap_or_default();
+    let system = Caller::System;
+
+    // Patients' users belong to their project; other users are global and may join several.
+    let user_project = if profile_type == "Patient" { project_id } else { "" };
+    let user_id = match storage::user_by_email(email, user_project) {
+        Some(id) => id,
+        None => {
+            let mut user = json!({"resourceType": "User", "firstName": first, "lastName": last, "email": email});
+            if profile_type == "Patient" {
+                user["project"] = json!({"reference": format!("Project/{project_id}")});
+                user["meta"] = json!({"project": project_id});
+            }
+            id_of(&create_resource(&system, user)?)
+        }
+    };
+
+    let name = json!([{"given": [first], "family": last}]);
+    let profile = create_resource(
+        &system,
+        json!({"resourceType": profile_type, "name": name, "telecom": [{"system": "email", "use": "work", "value": email}],
+               "meta": {"project": project_id}}),
+    )?;
+
+    let requested = invite["membership"].as_object().cloned().unwrap_or_default();
+    let mut membership = Map::new();
+    for key in ["admin", "access", "accessPolicy"] {
+        if let Some(v) = requested.get(key) {
+            membership.insert(key.into(), v.clone());
+        }
+    }
+    membership.insert("resourceType".into(), json!("ProjectMembership"));
+    membership.insert("project".into(), json!({"reference": format!("Project/{project_id}")}));
+    membership.insert("user".into(), json!({"reference": format!("User/{user_id}"), "display": email}));
+    membership.insert(
+        "profile".into(),
+        json!({"reference": format!("{profile_type}/{}", id_of(&profile)), "display": format!("{first} {last}").trim()}),
+    );
+    membership.insert("meta".into(), json!({"project": project_id}));
+    create_resource(&system, Value::Object(membership))
+}
+
+fn id_of(resource: &Value) -> String {
+    resource["id"].as_str().expect("stored resources have an id").to_owned()
+}
