@@ -8,4 +8,5 @@ pub mod patch;
 pub mod references;
 pub mod policy;
 pub mod resource;
+pub mod search;
 pub mod time;
