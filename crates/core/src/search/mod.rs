@@ -30,9 +30,13 @@
 //! trusted.
 
 mod index;
+mod matcher;
+mod sort;
 mod values;
 
 pub use index::{compartment_tokens, index, Index};
+pub use matcher::{matches_resource, Matcher};
+pub use sort::sort_key;
 
 /// Separates the code from an exact value (reference, token, uri).
 const EXACT: char = '=';
