@@ -1,8 +1,36 @@
 -- Storage: the current version of every resource and the full history.
 --
--- Every row carries its project (a hard tenant wall) and its compartments
--- (`Project/<id>`, later `Patient/<id>` and account references), so that
--- row-level security can be expressed over indexed columns.
+-- Every row carries its project (a hard tenant wall) and its search tokens:
+-- every search-parameter value extracted at write time, compartments
+-- included (`subject=Patient/1`, `_compartment=Patient/1`, `name~Smith`,
+-- `birthdate@<low>/<high>`), so that access policies and searches are
+-- predicates over one indexed column.
+
+-- Array overlap and containment on text[], declared LEAKPROOF: PostgreSQL only
+-- lets leakproof operators from a query run before row-level security, so
+-- only these can drive an index scan for a client's search. The built-in
+-- functions behind them raise no data-dependent errors on text arrays.
+CREATE FUNCTION fhir.tokens_overlap(text[], text[]) RETURNS boolean
+    LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF AS 'arrayoverlap';
+CREATE FUNCTION fhir.tokens_contain(text[], text[]) RETURNS boolean
+    LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF AS 'arraycontains';
+CREATE OPERATOR fhir.&& (
+    LEFTARG = text[], RIGHTARG = text[], FUNCTION = fhir.tokens_overlap,
+    COMMUTATOR = OPERATOR(fhir.&&), RESTRICT = arraycontsel, JOIN = arraycontjoinsel);
+CREATE OPERATOR fhir.@> (
+    LEFTARG = text[], RIGHTARG = text[], FUNCTION = fhir.tokens_contain,
+    RESTRICT = arraycontsel, JOIN = arraycontjoinsel);
+
+-- GIN over text[] with those operators (strategies as in the built-in array_ops).
+CREATE OPERATOR CLASS fhir.token_ops FOR TYPE text[] USING gin AS
+    OPERATOR 1 fhir.&& (text[], text[]),
+    OPERATOR 2 fhir.@> (text[], text[]),
+    FUNCTION 1 bttextcmp(text, text),
+    FUNCTION 2 ginarrayextract(anyarray, internal, internal),
+    FUNCTION 3 ginqueryarrayextract(anyarray, internal, smallint, internal, internal, internal, internal),
+    FUNCTION 4 ginarrayconsistent(internal, smallint, anyarray, integer, internal, internal, internal, internal),
+    FUNCTION 6 ginarraytriconsistent(internal, smallint, anyarray, integer, internal, internal, internal),
+    STORAGE text;
 
 CREATE TABLE fhir.resource (
     resource_type text NOT NULL,
@@ -12,15 +40,15 @@ CREATE TABLE fhir.resource (
     last_updated  timestamptz NOT NULL,
     -- A deleted resource stays as a tombstone so that reads can answer "Gone".
     deleted       boolean NOT NULL DEFAULT false,
-    compartments  text[] NOT NULL DEFAULT '{}',
+    tokens        text[] NOT NULL DEFAULT '{}',
     content       jsonb NOT NULL,
     PRIMARY KEY (resource_type, id)
 );
 
 -- Project walls and type-wide policies: all Observations of a project.
 CREATE INDEX resource_project_type_idx ON fhir.resource (project_id, resource_type);
--- Compartment policies: a patient's resources, an account's resources.
-CREATE INDEX resource_compartments_idx ON fhir.resource USING gin (compartments);
+-- Policies and searches: a patient's resources, an organization's patients.
+CREATE INDEX resource_tokens_idx ON fhir.resource USING gin (tokens fhir.token_ops);
 
 CREATE TABLE fhir.resource_history (
     resource_type text NOT NULL,

@@ -7,7 +7,7 @@
 -- fields are removed from content before any filter of the caller sees it.
 CREATE VIEW fhir.resources AS
 SELECT resource_type, id, version_id, last_updated, project_id,
-       CASE WHEN (SELECT fhir._session_redacts()) THEN fhir._redact(resource_type, content) ELSE content END AS content
+       CASE WHEN (SELECT fhir._session_redacts()) THEN fhir._redact(resource_type, tokens, content) ELSE content END AS content
 FROM fhir.resource
 WHERE NOT deleted;
 

@@ -1,14 +1,19 @@
 //! The FHIR interactions of API.md: create, read, vread, update, patch,
-//! delete and history. Each validates its input before it writes anything,
-//! so a refused call leaves no trace.
+//! delete and history. Each validates its input and the caller's access
+//! before it writes anything, so a refused call leaves no trace.
+//!
+//! Access follows Medplum: a type or interaction the policy does not grant is
+//! 403; a resource row-level security hides is 404; a visible resource that no
+//! entry granting the interaction admits (before or after the write) is 403.
 
 use crate::errors::OrRaise;
 use crate::jsonb::Document;
 use crate::session::{self, Caller, Membership};
-use crate::storage::{self, Current, NewVersion, Scope};
+use crate::storage::{self, Current, Scope};
+use crate::versions::{self, Version};
 use fhir_access_core::outcome::{FhirError, Result};
 use fhir_access_core::policy::Interaction;
-use fhir_access_core::{definitions, fields, patch, policy, references, resource, time};
+use fhir_access_core::{definitions, fields, patch, policy, references, resource};
 use pgrx::prelude::*;
 use serde_json::{json, Value};
 
@@ -53,7 +58,7 @@ pub fn create_resource(caller: &Caller, mut resource: Value) -> Result<Value> {
     // Only the system chooses ids; clients always get a new one (as in Medplum).
     let id = match (membership, resource::id(&resource)) {
         (None, Some(id)) => id.to_owned(),
-        _ => random_uuid(),
+        _ => versions::random_uuid(),
     };
     if storage::current(Scope::All, &resource_type, &id).is_some() {
         return Err(FhirError::invalid(format!("{resource_type}/{id} already exists")).at(format!("{resource_type}.id")));
@@ -63,12 +68,20 @@ pub fn create_resource(caller: &Caller, mut resource: Value) -> Result<Value> {
         Some(m) => project_for_client(m, &resource)?,
     };
     if let Some(m) = membership {
-        for path in m.protected_fields(&resource_type, Interaction::Create) {
+        // Hidden and read-only fields cannot be written; the entry is chosen by the input.
+        let submitted = versions::build(&id, &project_id, resource.clone(), None, &[])?;
+        for path in m.protected_fields(Interaction::Create, &resource_type, &submitted.tokens) {
             fields::remove(&mut resource, &path);
         }
     }
     check_references(&resource_type, &resource, &project_id)?;
-    Ok(write_version(&resource_type, &id, &project_id, &mut resource, None, false))
+    let accounts = accounts_for_write(membership, &resource_type, &resource, None)?;
+    let version = versions::build(&id, &project_id, resource, None, &accounts)?;
+    if let Some(m) = membership {
+        m.check_write(Interaction::Create, &resource_type, &version.tokens)?;
+    }
+    versions::store(&resource_type, &project_id, &version, true, false);
+    Ok(redact(membership, &resource_type, &version.tokens, version.content))
 }
 
 fn read_resource(resource_type: &str, id: &str) -> Result<Value> {
@@ -79,20 +92,34 @@ fn read_resource(resource_type: &str, id: &str) -> Result<Value> {
     if current.deleted {
         return Err(FhirError::gone(resource_type, id));
     }
-    Ok(redact(membership, resource_type, current.content))
+    Ok(redact(membership, resource_type, &current.tokens, current.content))
 }
 
 fn read_version(resource_type: &str, id: &str, version_id: &str) -> Result<Value> {
     check_type(resource_type)?;
     let caller = session::caller();
     let membership = caller.require(resource_type, Interaction::Vread)?;
-    visible(&caller, resource_type, id)?;
+    let current = visible(&caller, resource_type, id)?;
+    check_instance(membership, Interaction::Vread, resource_type, &current)?;
     let version = storage::version(resource_type, id, version_id)
         .ok_or_else(|| FhirError::not_found(resource_type, &format!("{id}/_history/{version_id}")))?;
     if version.deleted {
         return Err(FhirError::gone(resource_type, id));
     }
-    Ok(redact(membership, resource_type, version.content))
+    Ok(redact(membership, resource_type, &current.tokens, version.content))
+}
+
+fn read_history(resource_type: &str, id: &str) -> Result<Vec<Value>> {
+    check_type(resource_type)?;
+    let caller = session::caller();
+    let membership = caller.require(resource_type, Interaction::History)?;
+    let current = visible(&caller, resource_type, id)?;
+    check_instance(membership, Interaction::History, resource_type, &current)?;
+    // Older versions are redacted as the current one is: their tokens are not kept.
+    Ok(storage::history(resource_type, id)
+        .into_iter()
+        .map(|v| if v.deleted { deletion_entry(&v.content) } else { redact(membership, resource_type, &current.tokens, v.content) })
+        .collect())
 }
 
 fn update_resource(mut resource: Value, if_match: Option<&str>) -> Result<Value> {
@@ -102,10 +129,7 @@ fn update_resource(mut resource: Value, if_match: Option<&str>) -> Result<Value>
         .to_owned();
     let caller = session::caller();
     let membership = caller.require(&resource_type, Interaction::Update)?;
-    let current = current_for_write(&caller, &resource_type, &id)?;
-    if let Some(m) = membership {
-        keep_protected_fields(m, &resource_type, &current.content, &mut resource);
-    }
+    let current = current_for_write(&caller, membership, &resource_type, &id)?;
     if let Some(expected) = if_match {
         if resource::if_match_version(expected) != current.version_id {
             return Err(FhirError::precondition_failed(format!(
@@ -114,45 +138,38 @@ fn update_resource(mut resource: Value, if_match: Option<&str>) -> Result<Value>
             )));
         }
     }
-    save_changes(&resource_type, &id, &current, resource)
+    if let Some(m) = membership {
+        keep_protected_fields(m, &resource_type, &current, &mut resource);
+    }
+    save_changes(membership, &resource_type, &id, &current, resource)
 }
 
 fn patch_resource(resource_type: &str, id: &str, ops: &Value) -> Result<Value> {
     check_type(resource_type)?;
     let caller = session::caller();
     let membership = caller.require(resource_type, Interaction::Update)?;
-    let current = current_for_write(&caller, resource_type, id)?;
+    let current = current_for_write(&caller, membership, resource_type, id)?;
     let mut patched = patch::apply(&current.content, ops)?;
     check_resource(&patched)?;
     if let Some(m) = membership {
-        keep_protected_fields(m, resource_type, &current.content, &mut patched);
+        keep_protected_fields(m, resource_type, &current, &mut patched);
     }
-    save_changes(resource_type, id, &current, patched)
+    save_changes(membership, resource_type, id, &current, patched)
 }
 
 fn delete_resource(resource_type: &str, id: &str) -> Result<()> {
     check_type(resource_type)?;
     let caller = session::caller();
-    caller.require(resource_type, Interaction::Delete)?;
-    visible(&caller, resource_type, id)?;
+    let membership = caller.require(resource_type, Interaction::Delete)?;
+    let visible_row = visible(&caller, resource_type, id)?;
+    check_instance(membership, Interaction::Delete, resource_type, &visible_row)?;
     let current = storage::current_for_update(resource_type, id).ok_or_else(|| FhirError::not_found(resource_type, id))?;
     if !current.deleted {
-        let mut tombstone = current.content.clone();
-        write_version(resource_type, id, &current.project_id, &mut tombstone, Some(&current), true);
+        let accounts = resource::accounts(&current.content);
+        let tombstone = versions::build(id, &current.project_id, current.content.clone(), Some(&current), &accounts)?;
+        versions::store(resource_type, &current.project_id, &tombstone, false, true);
     }
     Ok(())
-}
-
-fn read_history(resource_type: &str, id: &str) -> Result<Vec<Value>> {
-    check_type(resource_type)?;
-    let caller = session::caller();
-    let membership = caller.require(resource_type, Interaction::History)?;
-    visible(&caller, resource_type, id)?;
-    let versions = storage::history(resource_type, id);
-    Ok(versions
-        .into_iter()
-        .map(|v| if v.deleted { deletion_entry(&v.content) } else { redact(membership, resource_type, v.content) })
-        .collect())
 }
 
 /// The current row as the caller may see it: 404 when row-level security hides it.
@@ -160,17 +177,91 @@ fn visible(caller: &Caller, resource_type: &str, id: &str) -> Result<Current> {
     storage::current(caller.scope(), resource_type, id).ok_or_else(|| FhirError::not_found(resource_type, id))
 }
 
-/// On update, the stored values of protected fields win over what the client sent.
-fn keep_protected_fields(m: &Membership, resource_type: &str, before: &Value, after: &mut Value) {
-    for path in m.protected_fields(resource_type, Interaction::Update) {
-        fields::restore(after, before, &path);
+/// A visible resource must also satisfy an entry granting the interaction: 403 otherwise.
+fn check_instance(m: Option<&Membership>, interaction: Interaction, resource_type: &str, current: &Current) -> Result<()> {
+    match m {
+        Some(m) => m.check_write(interaction, resource_type, &current.tokens),
+        None => Ok(()),
     }
 }
 
+/// The current version of a resource about to be changed, locked; one the
+/// caller cannot see is not found, a deleted one is gone, and one no update
+/// entry admits is forbidden.
+fn current_for_write(caller: &Caller, m: Option<&Membership>, resource_type: &str, id: &str) -> Result<Current> {
+    if caller.scope() == Scope::Session {
+        visible(caller, resource_type, id)?;
+    }
+    let current = storage::current_for_update(resource_type, id).ok_or_else(|| FhirError::not_found(resource_type, id))?;
+    if current.deleted {
+        return Err(FhirError::gone(resource_type, id));
+    }
+    check_instance(m, Interaction::Update, resource_type, &current)?;
+    Ok(current)
+}
+
+/// On update, the stored values of protected fields win over what the client
+/// sent; the entry is chosen by the stored version.
+fn keep_protected_fields(m: &Membership, resource_type: &str, current: &Current, after: &mut Value) {
+    for path in m.protected_fields(Interaction::Update, resource_type, &current.tokens) {
+        fields::restore(after, &current.content, &path);
+    }
+}
+
+/// Writes `candidate` as the next version of `current`, unless it changes nothing.
+fn save_changes(m: Option<&Membership>, resource_type: &str, id: &str, current: &Current, candidate: Value) -> Result<Value> {
+    if let Some(p) = resource::meta_project(&candidate) {
+        if p != current.project_id {
+            return Err(FhirError::invalid("A resource cannot move to another project").at(format!("{resource_type}.meta.project")));
+        }
+    }
+    check_references(resource_type, &candidate, &current.project_id)?;
+    let accounts = accounts_for_write(m, resource_type, &candidate, Some(current))?;
+    let version = versions::build(id, &current.project_id, candidate, Some(current), &accounts)?;
+    if resource::same_content(&current.content, &version.content) {
+        return Ok(redact(m, resource_type, &current.tokens, current.content.clone()));
+    }
+    if let Some(m) = m {
+        m.check_write(Interaction::Update, resource_type, &version.tokens)?;
+    }
+    versions::store(resource_type, &current.project_id, &version, false, false);
+    let Version { content, tokens } = version;
+    Ok(redact(m, resource_type, &tokens, content))
+}
+
+/// `meta.accounts` of a new version, by Medplum's rules: the system and
+/// admins write them as sent; for anyone else they are computed, from the
+/// policy's compartment (on create only) and from the Patients the resource is
+/// about (a Patient keeps its own), and whatever was sent is ignored.
+fn accounts_for_write(m: Option<&Membership>, resource_type: &str, submitted: &Value, previous: Option<&Current>) -> Result<Vec<String>> {
+    let m = match m {
+        Some(m) if !m.policy.admin && !m.policy.super_admin => m,
+        _ => return Ok(resource::accounts(submitted)),
+    };
+    let mut accounts = Vec::new();
+    if previous.is_none() {
+        accounts.extend(m.policy.compartment.iter().cloned());
+    }
+    let inherited = if resource_type == "Patient" {
+        previous.map(|p| resource::accounts(&p.content)).unwrap_or_default()
+    } else {
+        versions::patient_accounts(submitted)?
+    };
+    for a in inherited {
+        if !accounts.contains(&a) {
+            accounts.push(a);
+        }
+    }
+    Ok(accounts)
+}
+
 /// Removes the hiddenFields that apply to the caller.
-fn redact(m: Option<&Membership>, resource_type: &str, content: Value) -> Value {
+fn redact(m: Option<&Membership>, resource_type: &str, tokens: &[String], content: Value) -> Value {
     match m {
-        Some(m) => m.redact(resource_type, content),
+        Some(m) => {
+            let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
+            m.redact(resource_type, &tokens, content)
+        }
         None => content,
     }
 }
@@ -188,6 +279,26 @@ fn project_for_client(m: &Membership, resource: &Value) -> Result<String> {
         }
         _ => Ok(m.project_id.clone()),
     }
+}
+
+/// The project of a resource the system creates: a Project is its own
+/// project; a User without `meta.project` is global (a practitioner may join
+/// several projects); anything else names an existing Project in `meta.project`.
+fn project_of_new(resource_type: &str, id: &str, resource: &Value) -> Result<String> {
+    let named = resource::meta_project(resource);
+    match (resource_type, named) {
+        ("Project", Some(p)) if p != id => {
+            return Err(FhirError::invalid("A Project is its own project").at("Project.meta.project"))
+        }
+        ("Project", _) => return Ok(id.to_owned()),
+        ("User", None) => return Ok(String::new()),
+        _ => {}
+    }
+    let project = named.ok_or_else(|| FhirError::invalid("meta.project is required").at(format!("{resource_type}.meta.project")))?;
+    if !storage::project_exists(project) {
+        return Err(FhirError::invalid(format!("Project {project} does not exist")).at(format!("{resource_type}.meta.project")));
+    }
+    Ok(project.to_owned())
 }
 
 /// Projects are hard walls: a resource may not point at another project's resources.
@@ -219,122 +330,6 @@ fn check_type(resource_type: &str) -> Result<()> {
     }
 }
 
-/// The current version of a resource about to be changed, locked; one the
-/// caller cannot see is not found, a deleted one is gone.
-fn current_for_write(caller: &Caller, resource_type: &str, id: &str) -> Result<Current> {
-    if caller.scope() == Scope::Session {
-        visible(caller, resource_type, id)?;
-    }
-    let current = storage::current_for_update(resource_type, id).ok_or_else(|| FhirError::not_found(resource_type, id))?;
-    if current.deleted {
-        return Err(FhirError::gone(resource_type, id));
-    }
-    Ok(current)
-}
-
-/// Writes `candidate` as the next version of `current`, unless it changes nothing.
-fn save_changes(resource_type: &str, id: &str, current: &Current, mut candidate: Value) -> Result<Value> {
-    if let Some(p) = resource::meta_project(&candidate) {
-        if p != current.project_id {
-            return Err(FhirError::invalid("A resource cannot move to another project").at(format!("{resource_type}.meta.project")));
-        }
-    }
-    check_references(resource_type, &candidate, &current.project_id)?;
-    let version = write_version_if_changed(resource_type, id, &current.project_id, &mut candidate, current);
-    Ok(version.unwrap_or_else(|| current.content.clone()))
-}
-
-/// The project of a resource the system creates: a Project is its own
-/// project; a User without `meta.project` is global (a practitioner may join
-/// several projects); anything else names an existing Project in `meta.project`.
-fn project_of_new(resource_type: &str, id: &str, resource: &Value) -> Result<String> {
-    let named = resource::meta_project(resource);
-    match (resource_type, named) {
-        ("Project", Some(p)) if p != id => {
-            return Err(FhirError::invalid("A Project is its own project").at("Project.meta.project"))
-        }
-        ("Project", _) => return Ok(id.to_owned()),
-        ("User", None) => return Ok(String::new()),
-        _ => {}
-    }
-    let project = named.ok_or_else(|| FhirError::invalid("meta.project is required").at(format!("{resource_type}.meta.project")))?;
-    if !storage::project_exists(project) {
-        return Err(FhirError::invalid(format!("Project {project} does not exist")).at(format!("{resource_type}.meta.project")));
-    }
-    Ok(project.to_owned())
-}
-
-/// Stamps and stores the next version; returns the stored content.
-fn write_version(
-    resource_type: &str,
-    id: &str,
-    project_id: &str,
-    content: &mut Value,
-    previous: Option<&Current>,
-    deleted: bool,
-) -> Value {
-    stamp_next_version(id, project_id, content, previous);
-    store(resource_type, id, project_id, content, previous.is_none(), deleted);
-    content.take()
-}
-
-/// Like `write_version` for an update, but an update whose result equals the
-/// stored version (ignoring versionId and lastUpdated) makes no new version.
-fn write_version_if_changed(
-    resource_type: &str,
-    id: &str,
-    project_id: &str,
-    content: &mut Value,
-    current: &Current,
-) -> Option<Value> {
-    stamp_next_version(id, project_id, content, Some(current));
-    if resource::same_content(&current.content, content) {
-        return None;
-    }
-    store(resource_type, id, project_id, content, false, false);
-    Some(content.take())
-}
-
-fn stamp_next_version(id: &str, project_id: &str, content: &mut Value, previous: Option<&Current>) {
-    let version_id = random_uuid();
-    let last_updated = time::instant(next_timestamp(previous.map(|c| c.last_updated)));
-    let compartments = compartments_of(project_id);
-    resource::stamp(
-        content,
-        &resource::Stamp { id, version_id: &version_id, last_updated: &last_updated, project_id, compartments: &compartments },
-    );
-}
-
-/// Types whose writes can change somebody's access.
-const ACCESS_TYPES: [&str; 6] = ["Project", "ProjectMembership", "AccessPolicy", "User", "ClientApplication", "Bot"];
-
-fn store(resource_type: &str, id: &str, project_id: &str, content: &Value, first: bool, deleted: bool) {
-    if ACCESS_TYPES.contains(&resource_type) {
-        storage::bump_access_version();
-        session::invalidate();
-    }
-    let meta = &content["meta"];
-    storage::write(
-        NewVersion {
-            resource_type,
-            id,
-            project_id,
-            version_id: meta["versionId"].as_str().expect("stamped"),
-            last_updated: meta["lastUpdated"].as_str().expect("stamped"),
-            deleted,
-            compartments: compartments_of(project_id),
-            content: content.clone(),
-        },
-        first,
-    );
-}
-
-/// Compartments a resource belongs to. For now its project; patients and
-/// accounts join when access policies need them.
-fn compartments_of(project_id: &str) -> Vec<String> {
-    vec![format!("Project/{project_id}")]
-}
-
 /// History's entry for a deletion: the resource's identity and version, no content.
 fn deletion_entry(tombstone: &Value) -> Value {
     let meta = &tombstone["meta"];
@@ -348,19 +343,4 @@ fn deletion_entry(tombstone: &Value) -> Value {
             "tag": [{ "system": "urn:fhir-access:history", "code": "deleted", "display": "Deleted" }],
         },
     })
-}
-
-/// `meta.lastUpdated` of a new version: now at millisecond precision, and
-/// strictly after the previous version so that history has one order.
-fn next_timestamp(previous: Option<i64>) -> i64 {
-    let now = time::truncate_to_millis(unsafe { pg_sys::GetCurrentTimestamp() });
-    previous.map_or(now, |p| now.max(p + 1000))
-}
-
-fn random_uuid() -> String {
-    let mut bytes = [0u8; 16];
-    if !unsafe { pg_sys::pg_strong_random(bytes.as_mut_ptr().cast(), bytes.len()) } {
-        pgrx::error!("could not generate random bytes for an id");
-    }
-    resource::uuid_v4(bytes)
 }

@@ -10,8 +10,10 @@ mod evaluate;
 mod interactions;
 mod invite;
 mod jsonb;
+mod search;
 mod session;
 mod storage;
+mod versions;
 
 ::pgrx::pg_module_magic!(name, version);
 
@@ -20,14 +22,17 @@ pgrx::extension_sql_file!(
     "../sql/access.sql",
     name = "access",
     requires = [
-        session::_session_system,
         session::_session_all_projects,
         session::_session_projects,
-        session::_session_types
+        session::_session_open_types,
+        session::_session_keys,
+        session::_session_scan_types,
+        session::_session_match
     ]
 );
 pgrx::extension_sql_file!("../sql/clients.sql", name = "clients", requires = ["access"]);
 pgrx::extension_sql_file!("../sql/view.sql", name = "view", finalize);
+pgrx::extension_sql_file!("../sql/search.sql", name = "search", requires = ["access", search::_search_sql]);
 
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {

@@ -15,6 +15,7 @@ use fhir_access_core::definitions;
 use fhir_access_core::outcome::{FhirError, Result};
 use fhir_access_core::fields;
 use fhir_access_core::policy::{EffectivePolicy, Entry, Interaction};
+use fhir_access_core::search::Matcher;
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::prelude::*;
 use serde_json::Value;
@@ -40,30 +41,130 @@ pub struct Membership {
     pub id: String,
     pub project_id: String,
     pub policy: EffectivePolicy,
+    /// One per policy entry: what a resource must satisfy for the entry to apply.
+    arms: Vec<Arm>,
+}
+
+/// An entry's instance-level condition: its criteria and its (deprecated)
+/// compartment, both required when both are present. Criteria naming a
+/// parameter the type does not have admit nothing.
+struct Arm {
+    matcher: Option<Matcher>,
+    compartment: Option<String>,
+    never: bool,
+}
+
+impl Arm {
+    fn compile(entry: &Entry) -> Result<Arm> {
+        let never = entry.criteria.as_ref().is_some_and(|c| c.has_unknown_params());
+        Ok(Arm {
+            matcher: entry.criteria.as_ref().filter(|_| !never).map(Matcher::compile).transpose()?,
+            compartment: entry.compartment.as_ref().map(|c| format!("_compartment={c}")),
+            never,
+        })
+    }
+
+    fn is_open(&self) -> bool {
+        !self.never && self.matcher.is_none() && self.compartment.is_none()
+    }
+
+    fn satisfied(&self, resource_type: &str, tokens: &[&str]) -> bool {
+        !self.never
+            && self.compartment.as_ref().is_none_or(|c| tokens.contains(&c.as_str()))
+            && self.matcher.as_ref().is_none_or(|m| m.matches(resource_type, tokens))
+    }
+
+    /// Tokens of which every resource this arm admits has one (a GIN
+    /// prefilter); `None` when no index narrows the arm.
+    fn keys(&self) -> Option<Vec<String>> {
+        match (&self.compartment, &self.matcher) {
+            _ if self.never => Some(Vec::new()),
+            (Some(c), _) => Some(vec![c.clone()]),
+            (None, Some(m)) => m.keys(),
+            (None, None) => None,
+        }
+    }
 }
 
 impl Membership {
-    /// The entry whose fields apply to a resource of this type for this
-    /// interaction: the first that grants it.
-    fn first_entry<'a>(&'a self, resource_type: &'a str, interaction: Interaction) -> Option<&'a Entry> {
-        self.policy.entries_for(resource_type, interaction).next()
+    fn new(id: &str, project_id: String, policy: EffectivePolicy) -> Result<Membership> {
+        let arms = policy.entries.iter().map(Arm::compile).collect::<Result<_>>()?;
+        Ok(Membership { id: id.to_owned(), project_id, policy, arms })
     }
 
-    /// hiddenFields and readonlyFields: what this session may not write.
-    pub fn protected_fields(&self, resource_type: &str, interaction: Interaction) -> Vec<String> {
-        self.first_entry(resource_type, interaction)
+    /// The first entry granting `interaction` that the resource satisfies:
+    /// it decides whether the resource is admitted and supplies its fields.
+    pub fn first_entry<'a>(&'a self, interaction: Interaction, resource_type: &'a str, tokens: &[&str]) -> Option<&'a Entry> {
+        self.policy
+            .indexed_entries_for(resource_type, interaction)
+            .find(|(i, _)| self.arms[*i].satisfied(resource_type, tokens))
+            .map(|(_, e)| e)
+    }
+
+    pub fn admits(&self, interaction: Interaction, resource_type: &str, tokens: &[&str]) -> bool {
+        self.first_entry(interaction, resource_type, tokens).is_some()
+    }
+
+    /// A write's before- or after-image must satisfy an entry granting the interaction (403).
+    pub fn check_write(&self, interaction: Interaction, resource_type: &str, tokens: &[String]) -> Result<()> {
+        let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
+        if self.admits(interaction, resource_type, &tokens) {
+            Ok(())
+        } else {
+            Err(FhirError::forbidden(format!("Forbidden: {} of this {resource_type}", interaction.as_str())))
+        }
+    }
+
+    /// hiddenFields and readonlyFields of the entry that applies: what this session may not write.
+    pub fn protected_fields(&self, interaction: Interaction, resource_type: &str, tokens: &[String]) -> Vec<String> {
+        let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
+        self.first_entry(interaction, resource_type, &tokens)
+            .or_else(|| self.policy.entries_for(resource_type, interaction).next())
             .map(|e| e.hidden_fields.iter().chain(&e.readonly_fields).cloned().collect())
             .unwrap_or_default()
     }
 
-    /// Removes the hiddenFields this session may not see.
-    pub fn redact(&self, resource_type: &str, mut content: Value) -> Value {
-        if let Some(e) = self.first_entry(resource_type, Interaction::Read) {
+    /// Removes the hiddenFields of the entry through which this session reads the resource.
+    pub fn redact(&self, resource_type: &str, tokens: &[&str], mut content: Value) -> Value {
+        if let Some(e) = self.first_entry(Interaction::Read, resource_type, tokens) {
             for path in &e.hidden_fields {
                 fields::remove(&mut content, path);
             }
         }
         content
+    }
+
+    /// Types some entry grants for `interaction` without conditions.
+    fn open_types(&self, interaction: Interaction) -> Vec<String> {
+        self.types_where(interaction, |arm| arm.is_open())
+    }
+
+    /// Types with a conditional entry that no index can narrow: checked row by row.
+    fn scan_types(&self, interaction: Interaction) -> Vec<String> {
+        self.types_where(interaction, |arm| !arm.is_open() && arm.keys().is_none())
+    }
+
+    fn types_where(&self, interaction: Interaction, wanted: impl Fn(&Arm) -> bool) -> Vec<String> {
+        definitions::resource_types()
+            .filter(|t| self.policy.indexed_entries_for(t, interaction).any(|(i, _)| wanted(&self.arms[i])))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The union of the conditional entries' prefilter keys.
+    fn keys(&self, interaction: Interaction) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .policy
+            .entries
+            .iter()
+            .zip(&self.arms)
+            .filter(|(e, arm)| e.interactions.contains(&interaction) && !arm.is_open())
+            .filter_map(|(_, arm)| arm.keys())
+            .flatten()
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
     }
 }
 
@@ -215,7 +316,7 @@ fn load_membership(id: &str) -> Result<Membership> {
             .map(|p| p.content)
     };
     let policy = EffectivePolicy::compile(&stored.content, &project.content, &resolve)?;
-    Ok(Membership { id: id.to_owned(), project_id: stored.project_id, policy })
+    Membership::new(id, stored.project_id, policy)
 }
 
 /// `'ProjectMembership/<id>'` or `'<id>'` to the id.
@@ -288,12 +389,11 @@ fn effective_policy() -> Option<pgrx::JsonB> {
     effective_policy_json(&caller())
 }
 
-// Row-level security asks these once per statement (as InitPlans).
+// Row-level security asks these once per statement (as InitPlans), except
+// `_session_match`, which runs only on rows an indexed condition let through.
 
-/// True only for the system (a superuser or a BYPASSRLS role).
-#[pg_extern(stable, parallel_safe)]
-fn _session_system() -> bool {
-    matches!(&*caller(), Caller::System)
+fn interaction(code: &str) -> Interaction {
+    Interaction::parse(code).ok_or_else(|| FhirError::invalid(format!("Unknown interaction '{code}'"))).or_raise()
 }
 
 /// True for the system and for members of a super-admin project.
@@ -306,7 +406,7 @@ fn _session_all_projects() -> bool {
     }
 }
 
-/// The projects whose rows the session may see.
+/// The projects whose rows the session may see (besides `_session_all_projects`).
 #[pg_extern(stable, parallel_safe)]
 fn _session_projects() -> Vec<String> {
     match &*caller() {
@@ -315,22 +415,48 @@ fn _session_projects() -> Vec<String> {
     }
 }
 
-/// The resource types the session may use for `interaction`.
+/// Types whose every row the session may use for `interaction` (all, for the system).
 #[pg_extern(stable, parallel_safe)]
-fn _session_types(interaction: &str) -> Vec<String> {
-    let interaction = Interaction::parse(interaction)
-        .ok_or_else(|| FhirError::invalid(format!("Unknown interaction '{interaction}'")))
-        .or_raise();
+fn _session_open_types(interaction_code: &str) -> Vec<String> {
     match &*caller() {
-        Caller::Client(m) => definitions::resource_types()
-            .filter(|t| m.policy.allows(t, interaction))
-            .map(str::to_owned)
-            .collect(),
+        Caller::System => definitions::resource_types().map(str::to_owned).collect(),
+        Caller::Client(m) => m.open_types(interaction(interaction_code)),
+        Caller::Nobody(_) => Vec::new(),
+    }
+}
+
+/// Tokens one of which every conditionally granted row carries (GIN prefilter).
+#[pg_extern(stable, parallel_safe)]
+fn _session_keys(interaction_code: &str) -> Vec<String> {
+    match &*caller() {
+        Caller::Client(m) => m.keys(interaction(interaction_code)),
         _ => Vec::new(),
     }
 }
 
-/// True when some entry of the session hides fields: the view redacts only then.
+/// Types granted under conditions no index narrows: every row is checked.
+#[pg_extern(stable, parallel_safe)]
+fn _session_scan_types(interaction_code: &str) -> Vec<String> {
+    match &*caller() {
+        Caller::Client(m) => m.scan_types(interaction(interaction_code)),
+        _ => Vec::new(),
+    }
+}
+
+/// The exact check: does some entry granting `interaction` admit this row?
+#[pg_extern(stable, parallel_safe)]
+fn _session_match(interaction_code: &str, resource_type: &str, tokens: Array<&str>) -> bool {
+    match &*caller() {
+        Caller::System => true,
+        Caller::Client(m) => {
+            let tokens: Vec<&str> = tokens.iter().flatten().collect();
+            m.admits(interaction(interaction_code), resource_type, &tokens)
+        }
+        Caller::Nobody(_) => false,
+    }
+}
+
+/// True when some entry of the session hides fields: only then is content redacted.
 #[pg_extern(stable, parallel_safe)]
 fn _session_redacts() -> bool {
     match &*caller() {
@@ -339,11 +465,14 @@ fn _session_redacts() -> bool {
     }
 }
 
-/// The view's content column when the session hides fields.
+/// Content as the session may see it, when it hides fields.
 #[pg_extern(stable, parallel_safe)]
-fn _redact(resource_type: &str, content: crate::jsonb::Document) -> crate::jsonb::Document {
+fn _redact(resource_type: &str, tokens: Array<&str>, content: crate::jsonb::Document) -> crate::jsonb::Document {
     match &*caller() {
-        Caller::Client(m) => crate::jsonb::Document(m.redact(resource_type, content.0)),
+        Caller::Client(m) => {
+            let tokens: Vec<&str> = tokens.iter().flatten().collect();
+            crate::jsonb::Document(m.redact(resource_type, &tokens, content.0))
+        }
         _ => content,
     }
 }

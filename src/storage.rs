@@ -151,6 +151,7 @@ pub struct Current {
     /// PostgreSQL timestamp (µs since 2000-01-01).
     pub last_updated: i64,
     pub deleted: bool,
+    pub tokens: Vec<String>,
     pub content: Value,
 }
 
@@ -162,7 +163,8 @@ fn read_current(scope: Scope, stmt: &Statement, resource_type: &str, id: &str) -
             version_id: row.get(2)?.expect("version_id is NOT NULL"),
             last_updated: row.get(3)?.expect("last_updated is NOT NULL"),
             deleted: row.get(4)?.expect("deleted is NOT NULL"),
-            content: row.get::<Document>(5)?.expect("content is NOT NULL").0,
+            tokens: row.get::<Vec<String>>(5)?.expect("tokens is NOT NULL"),
+            content: row.get::<Document>(6)?.expect("content is NOT NULL").0,
         }))
     })
 }
@@ -189,7 +191,7 @@ pub struct NewVersion<'a> {
     /// FHIR instant text, also stored as `meta.lastUpdated`.
     pub last_updated: &'a str,
     pub deleted: bool,
-    pub compartments: Vec<String>,
+    pub tokens: Vec<String>,
     pub content: Value,
 }
 
@@ -203,7 +205,7 @@ pub fn write(version: NewVersion, first: bool) {
         version.version_id.into(),
         version.last_updated.into(),
         version.deleted.into(),
-        version.compartments.into(),
+        version.tokens.into(),
         Document(version.content).into(),
     ];
     run(if first { &INSERT_VERSION } else { &UPDATE_VERSION }, &args, |_| Ok(()))

@@ -1,4 +1,4 @@
 -- The current version of a resource, deleted or not.
-SELECT project_id, version_id, (extract(epoch FROM last_updated) * 1000000)::int8 - 946684800000000, deleted, content
+SELECT project_id, version_id, (extract(epoch FROM last_updated) * 1000000)::int8 - 946684800000000, deleted, tokens, content
 FROM fhir.resource
 WHERE resource_type = $1 AND id = $2

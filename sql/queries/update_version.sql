@@ -1,7 +1,7 @@
 -- A new version of an existing resource: replace its current row, add a history row.
 WITH cur AS (
     UPDATE fhir.resource
-    SET project_id = $3, version_id = $4, last_updated = $5::timestamptz, deleted = $6, compartments = $7, content = $8
+    SET project_id = $3, version_id = $4, last_updated = $5::timestamptz, deleted = $6, tokens = $7, content = $8
     WHERE resource_type = $1 AND id = $2
     RETURNING resource_type, id, version_id, project_id, last_updated, deleted, content
 )

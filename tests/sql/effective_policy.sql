@@ -65,7 +65,7 @@ SELECT t.throws($$ SELECT fhir.patch('AccessPolicy', 'gp', '[{"op": "replace", "
                 '22023', 'a patch that breaks a policy is refused');
 SELECT t.lives($$ SELECT fhir.create('{"resourceType": "AccessPolicy", "meta": {"project": "p1"}, "resource": [{"resourceType": "Device", "criteria": "Device?identifier=foo"}]}') $$,
                'Device?identifier=foo is accepted');
-UPDATE fhir.resource SET content = jsonb_set(content, '{resource,0,criteria}', '"Patient?nonsense=1"') WHERE resource_type = 'AccessPolicy' AND id = 'gp';
+UPDATE fhir.resource SET content = jsonb_set(content, '{resource,0,criteria}', '"general-practitioner=%profile"') WHERE resource_type = 'AccessPolicy' AND id = 'gp';
 UPDATE fhir.access_version SET version = version + 1;
 SET ROLE ep_gateway;
 SELECT t.throws(format($$ SELECT fhir.set_membership('%s') $$, :'mid'), '22023', 'an invalid stored policy is refused, never open');

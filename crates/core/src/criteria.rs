@@ -84,7 +84,7 @@ pub fn parse_query(resource_type: &str, query: &str) -> Result<Criteria> {
         )));
     }
     let criteria = parse_params(resource_type, query)?;
-    criteria.validate_params()?;
+    criteria.validate_params(false)?;
     Ok(criteria)
 }
 
@@ -134,6 +134,24 @@ impl Criteria {
     /// `*`): the criteria name that same type, and every parameter is one the
     /// criteria engine evaluates.
     pub fn validate_for(&self, entry_resource_type: &str) -> Result<()> {
+        self.check_entry(entry_resource_type)?;
+        self.validate_params(false)
+    }
+
+    /// As [`Criteria::validate_for`], for AccessPolicy criteria: a parameter
+    /// the type does not have is accepted, as Medplum accepts it, and the
+    /// entry then admits nothing (see [`Criteria::has_unknown_params`]).
+    pub fn validate_policy(&self, entry_resource_type: &str) -> Result<()> {
+        self.check_entry(entry_resource_type)?;
+        self.validate_params(true)
+    }
+
+    /// True when a parameter is not a search parameter of the type.
+    pub fn has_unknown_params(&self) -> bool {
+        self.params.iter().any(|p| self.definition(&p.code).is_none())
+    }
+
+    fn check_entry(&self, entry_resource_type: &str) -> Result<()> {
         if self.resource_type != entry_resource_type {
             return Err(axp3(format!(
                 "criteria `{self}` must start with `{entry_resource_type}?`"
@@ -145,18 +163,21 @@ impl Criteria {
                 p.code
             )));
         }
-        self.validate_params()
+        Ok(())
     }
 
-    fn validate_params(&self) -> Result<()> {
+    fn validate_params(&self, allow_unknown: bool) -> Result<()> {
         for p in &self.params {
             let name = p.name();
-            let def = self.definition(&p.code).ok_or_else(|| {
-                axp3(format!(
+            let Some(def) = self.definition(&p.code) else {
+                if allow_unknown {
+                    continue;
+                }
+                return Err(axp3(format!(
                     "unknown search parameter `{}` for {}",
                     p.code, self.resource_type
-                ))
-            })?;
+                )));
+            };
             // The modifiers the criteria engine evaluates.
             let modifier_ok = match p.modifier.as_deref() {
                 None | Some("missing" | "not") => true,

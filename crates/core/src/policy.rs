@@ -385,8 +385,17 @@ impl EffectivePolicy {
         resource_type: &'a str,
         interaction: Interaction,
     ) -> impl Iterator<Item = &'a Entry> + 'a {
+        self.indexed_entries_for(resource_type, interaction).map(|(_, e)| e)
+    }
+
+    /// `entries_for` with each entry's position in `entries`.
+    pub fn indexed_entries_for<'a>(
+        &'a self,
+        resource_type: &'a str,
+        interaction: Interaction,
+    ) -> impl Iterator<Item = (usize, &'a Entry)> + 'a {
         let protected = is_protected_type(resource_type);
-        self.entries.iter().filter(move |e| {
+        self.entries.iter().enumerate().filter(move |(_, e)| {
             let reachable = if protected {
                 // As Medplum: super admins only, through `*` as well.
                 self.super_admin && (e.resource_type == resource_type || e.resource_type == "*")
@@ -614,7 +623,7 @@ impl Scope<'_> {
                 }
             }
         }
-        c.validate_for(entry_type)?;
+        c.validate_policy(entry_type)?;
         Ok(c)
     }
 
@@ -653,6 +662,10 @@ impl Scope<'_> {
     }
 }
 
+fn is_type_name(t: &str) -> bool {
+    t.starts_with(|c: char| c.is_ascii_uppercase()) && t.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
 fn find(text: &str, from: usize, needle: &str) -> Option<usize> {
     text[from..].find(needle).map(|i| from + i)
 }
@@ -687,9 +700,11 @@ fn fhirpath_string(s: &str) -> String {
 fn compile_entry(raw: &Value, scope: &Scope, source: usize, path: &str) -> Result<Entry> {
     let invalid =
         |field: &str, message: String| FhirError::invalid(message).at(format!("{path}.{field}"));
+    // An unknown type is accepted, as Medplum accepts it (its multi-tenant
+    // guide names `CodeSet`): such an entry covers no resource.
     let resource_type = raw["resourceType"]
         .as_str()
-        .filter(|t| *t == "*" || definitions::is_resource_type(t))
+        .filter(|t| *t == "*" || is_type_name(t))
         .ok_or_else(|| {
             invalid(
                 "resourceType",
@@ -1141,14 +1156,25 @@ mod tests {
     }
 
     #[test]
-    fn unknown_interactions_and_types_are_invalid() {
+    fn unknown_interactions_and_malformed_types_are_invalid() {
         for entry in [
             json!({ "resourceType": "Patient", "interaction": ["patch"] }),
-            json!({ "resourceType": "Nope" }),
+            json!({ "resourceType": "not a type" }),
         ] {
             let e = compile_one(json!([entry]), json!([])).unwrap_err();
             assert_eq!(e.kind.sqlstate(), "22023");
         }
+    }
+
+    #[test]
+    fn unknown_types_and_parameters_are_accepted_and_grant_nothing() {
+        let p = compile_one(
+            json!([{ "resourceType": "CodeSet" }, { "resourceType": "Practitioner", "criteria": "Practitioner?organization=x" }]),
+            json!([]),
+        )
+        .unwrap();
+        assert!(!p.allows("Patient", Read));
+        assert!(p.entries[1].criteria.as_ref().unwrap().has_unknown_params());
     }
 
     #[test]
@@ -1165,7 +1191,7 @@ mod tests {
             json!({"resource": [{"resourceType": "Observation", "criteria": "Observation?patient.name=x"}]}),
             json!({"resource": [{"resourceType": "Patient", "criteria": "Patient?_has:Observation:subject:code=x"}]}),
             json!({"resource": [{"resourceType": "Patient", "writeConstraint": [{"expression": "name.where("}]}]}),
-            json!({"resource": [{"resourceType": "Nope"}]}),
+            json!({"resource": [{"resourceType": "not a type"}]}),
             json!({"resource": {"resourceType": "Patient"}}),
         ] {
             assert_eq!(validate(&bad).unwrap_err().kind, crate::outcome::ErrorKind::Invalid, "{bad}");

@@ -78,6 +78,38 @@ pub fn stamp(resource: &mut Value, s: &Stamp) {
     }
 }
 
+/// `meta.accounts` and `meta.account` merged into one list of references,
+/// `meta.account` first (Medplum's normalisation), without duplicates.
+pub fn accounts(resource: &Value) -> Vec<String> {
+    let meta = &resource["meta"];
+    let mut out: Vec<String> = Vec::new();
+    let refs = meta["account"].get("reference").into_iter().chain(
+        meta["accounts"].as_array().into_iter().flatten().filter_map(|a| a.get("reference")),
+    );
+    for r in refs.filter_map(Value::as_str) {
+        if !out.iter().any(|o| o == r) {
+            out.push(r.to_owned());
+        }
+    }
+    out
+}
+
+/// Writes `meta.accounts` (and `meta.account`, its first element), or removes both.
+pub fn set_accounts(resource: &mut Value, accounts: &[String]) {
+    let meta = resource.as_object_mut().expect("checked resource is an object").entry("meta").or_insert_with(|| json!({}));
+    let meta = meta.as_object_mut().expect("checked meta is an object");
+    match accounts.first() {
+        None => {
+            meta.remove("account");
+            meta.remove("accounts");
+        }
+        Some(first) => {
+            meta.insert("account".into(), json!({ "reference": first }));
+            meta.insert("accounts".into(), accounts.iter().map(|a| json!({ "reference": a })).collect());
+        }
+    }
+}
+
 /// True when two versions differ only in `meta.versionId` and `meta.lastUpdated`:
 /// such an update makes no new version.
 pub fn same_content(a: &Value, b: &Value) -> bool {
@@ -162,6 +194,19 @@ mod tests {
         assert!(same_content(&a, &b));
         assert!(!same_content(&a, &c));
         assert!(!same_content(&a, &d));
+    }
+
+    #[test]
+    fn accounts_merge_account_first_without_duplicates() {
+        let r = json!({"meta": {"account": {"reference": "Organization/b"},
+                                "accounts": [{"reference": "Organization/a"}, {"reference": "Organization/b"}]}});
+        assert_eq!(accounts(&r), vec!["Organization/b", "Organization/a"]);
+        let mut r = json!({"resourceType": "Patient"});
+        set_accounts(&mut r, &["Organization/a".to_string()]);
+        assert_eq!(r["meta"]["account"], json!({"reference": "Organization/a"}));
+        assert_eq!(accounts(&r), vec!["Organization/a"]);
+        set_accounts(&mut r, &[]);
+        assert_eq!(r["meta"], json!({}));
     }
 
     #[test]

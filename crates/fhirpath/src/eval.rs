@@ -179,15 +179,18 @@ impl<'a, 'e> Evaluator<'a, 'e> {
     /// that type; anything else is a member of `$this`.
     fn ident(&self, name: &str, cache: &FieldCache, this: &[Item<'a>]) -> Result<Collection<'a>> {
         if name.starts_with(|c: char| c.is_ascii_uppercase()) {
-            if let Some(t) = model().type_id(name) {
-                let matching: Collection = this
+            // Types outside the R4 model (Medplum's Project, ProjectMembership…)
+            // are recognised by the resource's own `resourceType`.
+            let matching: Collection = match model().type_id(name) {
+                Some(t) => this.iter().filter(|it| matches!(it, Item::Node(n) if model().is_subtype(n.ty, t))).cloned().collect(),
+                None => this
                     .iter()
-                    .filter(|it| matches!(it, Item::Node(n) if model().is_subtype(n.ty, t)))
+                    .filter(|it| matches!(it, Item::Node(n) if n.value.and_then(|v| v.get("resourceType")) == Some(&Value::from(name))))
                     .cloned()
-                    .collect();
-                if !matching.is_empty() {
-                    return Ok(matching);
-                }
+                    .collect(),
+            };
+            if !matching.is_empty() {
+                return Ok(matching);
             }
         }
         let mut out = Collection::new();

@@ -174,3 +174,10 @@ fn variables_can_be_rebound() {
     env.set_variable("v", [&b]);
     assert_eq!(parse("%v").unwrap().evaluate(&doc, &env).unwrap().to_json(), json!(["y"]));
 }
+
+#[test]
+fn a_type_outside_the_r4_model_selects_resources_of_that_resource_type() {
+    let project = serde_json::json!({"resourceType": "Project", "id": "p1", "name": "Clinic"});
+    let result = fhirpath::parse("Project.name").unwrap().evaluate(&project, &fhirpath::Environment::new()).unwrap();
+    assert_eq!(result.to_json(), serde_json::json!(["Clinic"]));
+}

@@ -1,0 +1,144 @@
+//! `fhir.search` (see sql/search.sql) and `fhir.matches`: FHIR search strings
+//! with the same parser and semantics as AccessPolicy criteria.
+
+use crate::errors::OrRaise;
+use crate::jsonb::Document;
+use crate::session;
+use fhir_access_core::criteria::{self, Criteria, Param};
+use fhir_access_core::outcome::{FhirError, Result};
+use fhir_access_core::policy::Interaction;
+use fhir_access_core::search::{self, Matcher};
+use pgrx::prelude::*;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// A parsed query and its compiled matcher, kept per backend by query text.
+struct Compiled {
+    criteria: Criteria,
+    matcher: Matcher,
+}
+
+thread_local! {
+    static QUERIES: RefCell<HashMap<(String, String), Rc<Compiled>>> = RefCell::new(HashMap::new());
+}
+
+fn compiled(resource_type: &str, query: &str) -> Result<Rc<Compiled>> {
+    let key = (resource_type.to_owned(), query.to_owned());
+    if let Some(hit) = QUERIES.with(|q| q.borrow().get(&key).cloned()) {
+        return Ok(hit);
+    }
+    let criteria = criteria::parse_query(resource_type, query)?;
+    let matcher = Matcher::compile(&criteria)?;
+    let entry = Rc::new(Compiled { criteria, matcher });
+    QUERIES.with(|q| {
+        let mut q = q.borrow_mut();
+        if q.len() > 1000 {
+            q.clear();
+        }
+        q.insert(key, Rc::clone(&entry));
+    });
+    Ok(entry)
+}
+
+/// The statement fhir.search runs; $1 is the resource type, $2 the query.
+#[pg_extern(stable)]
+fn _search_sql(resource_type: &str, query: &str) -> String {
+    build_sql(resource_type, query).or_raise()
+}
+
+fn build_sql(resource_type: &str, query: &str) -> Result<String> {
+    if !fhir_access_core::definitions::is_resource_type(resource_type) {
+        return Err(FhirError::invalid(format!("Unknown resource type '{resource_type}'")));
+    }
+    session::caller().require(resource_type, Interaction::Search)?;
+    let q = compiled(resource_type, query)?;
+    let mut sql = String::from(
+        "SELECT CASE WHEN (SELECT fhir._session_redacts()) THEN fhir._redact(r.resource_type, r.tokens, r.content) ELSE r.content END \
+         FROM fhir.resource r WHERE r.resource_type = $1 AND NOT r.deleted",
+    );
+    if !q.matcher.required().is_empty() {
+        sql.push_str(" AND r.tokens OPERATOR(fhir.@>) (SELECT fhir._query_required($1, $2))::text[]");
+    }
+    if !q.criteria.params.is_empty() {
+        sql.push_str(" AND fhir._query_match($1, $2, r.tokens)");
+    }
+    sql.push_str(
+        " AND (r.resource_type = ANY ((SELECT fhir._session_open_types('search'))::text[]) \
+         OR fhir._session_match('search', r.resource_type, r.tokens))",
+    );
+    let (order, limit, offset) = controls(&q.criteria.control)?;
+    sql.push_str(&order);
+    if let Some(n) = limit {
+        sql.push_str(&format!(" LIMIT {n}"));
+    }
+    if let Some(n) = offset {
+        sql.push_str(&format!(" OFFSET {n}"));
+    }
+    Ok(sql)
+}
+
+/// `_sort`, `_count` and `_offset` as ORDER BY, LIMIT and OFFSET. Every sort
+/// code is a known search parameter (so it is safe in SQL text). Without
+/// `_sort` results come in id order, so `_offset` pages are stable.
+fn controls(control: &[Param]) -> Result<(String, Option<u64>, Option<u64>)> {
+    let (mut order, mut limit, mut offset) = (Vec::new(), None, None);
+    let number = |p: &Param| -> Result<u64> {
+        p.values
+            .first()
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| FhirError::invalid(format!("{} must be a non-negative integer", p.code)))
+    };
+    for p in control {
+        match p.code.as_str() {
+            "_count" => limit = Some(number(p)?),
+            "_offset" => offset = Some(number(p)?),
+            "_sort" => {
+                for key in p.values.iter().flat_map(|v| v.split(',')) {
+                    let (desc, code) = key.strip_prefix('-').map_or((false, key), |c| (true, c));
+                    let expr = match code {
+                        "_id" => "r.id".to_owned(),
+                        "_lastUpdated" => "r.last_updated".to_owned(),
+                        c if c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') && !c.is_empty() => {
+                            format!("fhir._sort_key('{c}', r.tokens)")
+                        }
+                        _ => return Err(FhirError::invalid(format!("Cannot sort by '{code}'"))),
+                    };
+                    order.push(format!("{expr} {} NULLS LAST", if desc { "DESC" } else { "ASC" }));
+                }
+            }
+            other => return Err(FhirError::invalid(format!("Search parameter {other} is not supported"))),
+        }
+    }
+    order.push("r.id".to_owned());
+    Ok((format!(" ORDER BY {}", order.join(", ")), limit, offset))
+}
+
+/// Tokens every result carries (a GIN condition), for fhir.search's statement.
+#[pg_extern(stable, parallel_safe)]
+fn _query_required(resource_type: &str, query: &str) -> Vec<String> {
+    compiled(resource_type, query).or_raise().matcher.required()
+}
+
+/// The exact check of a search query against a row's tokens.
+#[pg_extern(stable, parallel_safe)]
+fn _query_match(resource_type: &str, query: &str, tokens: Array<&str>) -> bool {
+    let tokens: Vec<&str> = tokens.iter().flatten().collect();
+    compiled(resource_type, query).or_raise().matcher.matches(resource_type, &tokens)
+}
+
+/// A sortable key of a row for one search parameter.
+#[pg_extern(immutable, parallel_safe)]
+fn _sort_key(code: &str, tokens: Array<&str>) -> Option<String> {
+    let tokens: Vec<&str> = tokens.iter().flatten().collect();
+    search::sort_key(code, &tokens)
+}
+
+/// Does `resource` match the FHIR search `criteria` (`Type?param=value&…`)?
+/// The semantics of access policies and fhir.search, evaluated in memory.
+#[pg_extern(stable, parallel_safe)]
+fn matches(resource: Document, criteria: &str) -> bool {
+    let parsed = criteria::parse_criteria(criteria).or_raise();
+    let matcher = Matcher::compile(&parsed).or_raise();
+    search::matches_resource(&matcher, &resource.0).or_raise()
+}

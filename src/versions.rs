@@ -1,0 +1,102 @@
+//! Building and storing the next version of a resource: the server-owned
+//! meta (id, versionId, lastUpdated, project, accounts, compartment) and the
+//! search tokens that access policies and searches run on.
+
+use crate::session;
+use crate::storage::{self, Current, NewVersion};
+use fhir_access_core::outcome::Result;
+use fhir_access_core::{resource, search, time};
+use pgrx::prelude::*;
+use serde_json::{json, Value};
+
+/// A version ready to store.
+pub struct Version {
+    pub content: Value,
+    pub tokens: Vec<String>,
+}
+
+/// Stamps `content` as the version after `previous` (none for a create), in
+/// `project_id`, belonging to `accounts`, and extracts its search tokens.
+/// Compartments: the project, every account that is not a Project, and the
+/// Patient compartment the content's references put it in.
+pub fn build(id: &str, project_id: &str, mut content: Value, previous: Option<&Current>, accounts: &[String]) -> Result<Version> {
+    let version_id = random_uuid();
+    let last_updated = time::instant(next_timestamp(previous.map(|c| c.last_updated)));
+    resource::set_accounts(&mut content, accounts);
+    let mut compartments = vec![format!("Project/{project_id}")];
+    compartments.extend(accounts.iter().filter(|a| !a.starts_with("Project/")).cloned());
+    resource::stamp(
+        &mut content,
+        &resource::Stamp { id, version_id: &version_id, last_updated: &last_updated, project_id, compartments: &compartments },
+    );
+    let index = search::index(&content)?;
+    let listed = content["meta"]["compartment"].as_array_mut().expect("stamped compartments");
+    for patient in index.patients.iter().filter(|p| !compartments.contains(p)) {
+        listed.push(json!({ "reference": patient }));
+    }
+    // The index computes Patient compartments only (never trusting a submitted
+    // meta.compartment); the project's and the accounts' are added here.
+    let mut tokens = index.tokens;
+    tokens.extend(compartments.iter().flat_map(|c| search::compartment_tokens(c)));
+    tokens.sort();
+    tokens.dedup();
+    Ok(Version { content, tokens })
+}
+
+/// The accounts (`meta.accounts`) of the Patients a resource is about: a
+/// non-admin's writes inherit them, as in Medplum.
+pub fn patient_accounts(content: &Value) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for patient in search::index(content)?.patients {
+        let Some(id) = patient.strip_prefix("Patient/") else { continue };
+        if let Some(stored) = storage::current(storage::Scope::All, "Patient", id).filter(|p| !p.deleted) {
+            for account in resource::accounts(&stored.content) {
+                if !out.contains(&account) {
+                    out.push(account);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Types whose writes can change somebody's access.
+const ACCESS_TYPES: [&str; 6] = ["Project", "ProjectMembership", "AccessPolicy", "User", "ClientApplication", "Bot"];
+
+/// Stores a built version: inserted for a new resource, replacing the current
+/// row otherwise, with its history row.
+pub fn store(resource_type: &str, project_id: &str, version: &Version, first: bool, deleted: bool) {
+    if ACCESS_TYPES.contains(&resource_type) {
+        storage::bump_access_version();
+        session::invalidate();
+    }
+    let meta = &version.content["meta"];
+    storage::write(
+        NewVersion {
+            resource_type,
+            id: version.content["id"].as_str().expect("stamped"),
+            project_id,
+            version_id: meta["versionId"].as_str().expect("stamped"),
+            last_updated: meta["lastUpdated"].as_str().expect("stamped"),
+            deleted,
+            tokens: version.tokens.clone(),
+            content: version.content.clone(),
+        },
+        first,
+    );
+}
+
+/// `meta.lastUpdated` of a new version: now at millisecond precision, and
+/// strictly after the previous version so that history has one order.
+fn next_timestamp(previous: Option<i64>) -> i64 {
+    let now = time::truncate_to_millis(unsafe { pg_sys::GetCurrentTimestamp() });
+    previous.map_or(now, |p| now.max(p + 1000))
+}
+
+pub fn random_uuid() -> String {
+    let mut bytes = [0u8; 16];
+    if !unsafe { pg_sys::pg_strong_random(bytes.as_mut_ptr().cast(), bytes.len()) } {
+        pgrx::error!("could not generate random bytes for an id");
+    }
+    resource::uuid_v4(bytes)
+}
