@@ -145,6 +145,12 @@ DECLARE
 BEGIN
     BEGIN
         PERFORM bench.act_as(membership);
+        -- Fewer calls per round when one call is slow, so a round stays near a second.
+        t0 := clock_timestamp();
+        FOR i IN 1 .. 10 LOOP
+            PERFORM fhir.set_membership(membership);
+        END LOOP;
+        calls := least(calls, greatest(10, (10 / greatest(extract(epoch FROM clock_timestamp() - t0), 1e-6))::int));
         FOR r IN 1 .. runs + 2 LOOP
             t0 := clock_timestamp();
             FOR i IN 1 .. calls LOOP
@@ -156,7 +162,7 @@ BEGIN
         END LOOP;
         PERFORM bench.act_as(NULL);
         INSERT INTO bench.result (no, name, target, max_ratio, measured_ms, note)
-        VALUES (no, name, '≤ 100 µs', 100, bench.median(per_call) / 1000, 'µs per call');
+        VALUES (no, name, '≤ 100 µs', 100, bench.median(per_call) / 1000, format('%s calls per round', calls));
     EXCEPTION WHEN OTHERS THEN
         INSERT INTO bench.result (no, name, target, max_ratio, note) VALUES (no, name, '≤ 100 µs', 100, 'error: ' || SQLERRM);
     END;

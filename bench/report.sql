@@ -12,7 +12,9 @@ WITH r AS (
            CASE WHEN r.no = '8' OR r.no = '8b' THEN NULL ELSE r.measured_ms / nullif(r.baseline_ms, 0) END AS ratio,
            CASE WHEN r.no = '4' THEN 1.3 * (SELECT measured_ms / nullif(baseline_ms, 0) FROM bench.result WHERE no = '1')
                 ELSE r.max_ratio END AS limit_ratio,
-           r.plan ~ '(Index Scan|Index Only Scan|Bitmap Index Scan)' AS indexed
+           -- an index condition on more than the type and project (those scan every row of the type)
+           EXISTS (SELECT 1 FROM regexp_split_to_table(r.plan, E'\n') l
+                   WHERE l ~ 'Index Cond' AND regexp_replace(l, '(resource_type|project_id) = [^)]*', '', 'g') ~ '\w+ (=|@>|&&|<@|~~|<|>|OPERATOR)') AS indexed
     FROM bench.result r
 ), v AS (
     SELECT r.*,

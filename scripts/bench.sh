@@ -26,7 +26,10 @@ bindir=$("$pg_config" --bindir)
 scale=${BENCH_SCALE:-1.0}
 npat=$(awk -v s="$scale" 'BEGIN { n = int(100000 * s + 0.5); print (n < 100 ? 100 : n) }')
 
-hash=$(cat "$REPO_ROOT"/bench/{populate,policies}.sql "$("$pg_config" --pkglibdir)/fhir_access.so" \
+so="$("$pg_config" --pkglibdir)/fhir_access.so"
+# Other scripts install debug builds into the same PostgreSQL: say what is measured.
+if cmp -s "$so" "$CARGO_TARGET_DIR/release/libfhir_access.so"; then build=release; else build="NOT the release build"; fi
+hash=$(cat "$REPO_ROOT"/bench/{populate,policies}.sql "$so" \
            "$("$pg_config" --sharedir)"/extension/fhir_access--*.sql | sha256sum | cut -c1-12)
 cache="$FHIR_ACCESS_CACHE/bench-data-$scale-$hash"
 stop() { runuser -u postgres -- "$bindir/pg_ctl" -D "$1/data" -m fast -w stop >/dev/null 2>&1 || true; }
@@ -85,7 +88,7 @@ log "measuring (median of 7 runs after 2 warm-ups; a few minutes)"
 sql -q -c 'DROP DATABASE IF EXISTS bench_run' -c 'CREATE DATABASE bench_run TEMPLATE bench STRATEGY FILE_COPY'
 sql -d bench_run -f "$REPO_ROOT/bench/harness.sql" -f "$REPO_ROOT/bench/run.sql"
 echo
-echo "fhir_access benchmark, scale $scale: $(sql -d bench_run -Atc "SELECT count(*) FROM fhir.resource") resources, PostgreSQL $("$pg_config" --version | awk '{print $2}')"
+echo "fhir_access benchmark, scale $scale: $(sql -d bench_run -Atc "SELECT count(*) FROM fhir.resource") resources, PostgreSQL $("$pg_config" --version | awk '{print $2}'), fhir_access $build"
 echo
 sql -d bench_run -f "$REPO_ROOT/bench/report.sql"
 [ -n "${BENCH_KEEP:-}" ] || sql -q -c 'DROP DATABASE bench_run'

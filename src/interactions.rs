@@ -78,7 +78,7 @@ pub fn create_resource(caller: &Caller, mut resource: Value) -> Result<Value> {
     let accounts = accounts_for_write(membership, &resource_type, &resource, None)?;
     let version = versions::build(&id, &project_id, resource, None, &accounts)?;
     if let Some(m) = membership {
-        m.check_write(Interaction::Create, &resource_type, &version.tokens)?;
+        m.authorize_write(Interaction::Create, &resource_type, &version.tokens, None, &version.content)?;
     }
     versions::store(&resource_type, &project_id, &version, true, false);
     Ok(redact(membership, &resource_type, &version.tokens, version.content))
@@ -222,7 +222,7 @@ fn save_changes(m: Option<&Membership>, resource_type: &str, id: &str, current: 
         return Ok(redact(m, resource_type, &current.tokens, current.content.clone()));
     }
     if let Some(m) = m {
-        m.check_write(Interaction::Update, resource_type, &version.tokens)?;
+        m.authorize_write(Interaction::Update, resource_type, &version.tokens, Some(&current.content), &version.content)?;
     }
     versions::store(resource_type, &current.project_id, &version, false, false);
     let Version { content, tokens } = version;

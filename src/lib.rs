@@ -7,6 +7,7 @@
 
 mod errors;
 mod evaluate;
+mod explain;
 mod interactions;
 mod invite;
 mod jsonb;

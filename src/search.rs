@@ -5,6 +5,7 @@ use crate::errors::OrRaise;
 use crate::jsonb::Document;
 use crate::session;
 use fhir_access_core::criteria::{self, Criteria, Param};
+use fhir_access_core::{definitions, fields};
 use fhir_access_core::outcome::{FhirError, Result};
 use fhir_access_core::policy::Interaction;
 use fhir_access_core::search::{self, Matcher};
@@ -51,23 +52,35 @@ fn build_sql(resource_type: &str, query: &str) -> Result<String> {
     if !fhir_access_core::definitions::is_resource_type(resource_type) {
         return Err(FhirError::invalid(format!("Unknown resource type '{resource_type}'")));
     }
-    session::caller().require(resource_type, Interaction::Search)?;
+    let caller = session::caller();
+    let hidden = match caller.require(resource_type, Interaction::Search)? {
+        Some(m) => m.hidden_paths(resource_type),
+        None => Vec::new(),
+    };
+    let touches_hidden = |code: &str| {
+        definitions::search_param(resource_type, code)
+            .is_some_and(|p| hidden.iter().any(|h| fields::expression_touches(&p.expression, resource_type, h)))
+    };
     let q = compiled(resource_type, query)?;
-    let mut sql = String::from(
-        "SELECT CASE WHEN (SELECT fhir._session_redacts()) THEN fhir._redact(r.resource_type, r.tokens, r.content) ELSE r.content END \
-         FROM fhir.resource r WHERE r.resource_type = $1 AND NOT r.deleted",
-    );
-    if !q.matcher.required().is_empty() {
-        sql.push_str(" AND r.tokens OPERATOR(fhir.@>) (SELECT fhir._query_required($1, $2))::text[]");
-    }
-    if !q.criteria.params.is_empty() {
-        sql.push_str(" AND fhir._query_match($1, $2, r.tokens)");
+    const CONTENT: &str = "CASE WHEN (SELECT fhir._session_redacts()) THEN fhir._redact(r.resource_type, r.tokens, r.content) ELSE r.content END";
+    let mut sql = format!("SELECT {CONTENT} FROM fhir.resource r WHERE r.resource_type = $1 AND NOT r.deleted");
+    if q.criteria.params.iter().any(|p| touches_hidden(&p.code)) {
+        // A parameter over a hidden field filters what the session sees, the
+        // redacted document, never the stored tokens.
+        sql.push_str(&format!(" AND fhir._query_match_content($1, $2, {CONTENT})"));
+    } else {
+        if !q.matcher.required().is_empty() {
+            sql.push_str(" AND r.tokens OPERATOR(fhir.@>) (SELECT fhir._query_required($1, $2))::text[]");
+        }
+        if !q.criteria.params.is_empty() {
+            sql.push_str(" AND fhir._query_match($1, $2, r.tokens)");
+        }
     }
     sql.push_str(
         " AND (r.resource_type = ANY ((SELECT fhir._session_open_types('search'))::text[]) \
          OR fhir._session_match('search', r.resource_type, r.tokens))",
     );
-    let (order, limit, offset) = controls(&q.criteria.control)?;
+    let (order, limit, offset) = controls(&q.criteria.control, &touches_hidden)?;
     sql.push_str(&order);
     if let Some(n) = limit {
         sql.push_str(&format!(" LIMIT {n}"));
@@ -79,9 +92,10 @@ fn build_sql(resource_type: &str, query: &str) -> Result<String> {
 }
 
 /// `_sort`, `_count` and `_offset` as ORDER BY, LIMIT and OFFSET. Every sort
-/// code is a known search parameter (so it is safe in SQL text). Without
-/// `_sort` results come in id order, so `_offset` pages are stable.
-fn controls(control: &[Param]) -> Result<(String, Option<u64>, Option<u64>)> {
+/// code is a known search parameter (so it is safe in SQL text); one over a
+/// hidden field does not order (the order would reveal it). Without `_sort`
+/// results come in id order, so `_offset` pages are stable.
+fn controls(control: &[Param], hidden: &dyn Fn(&str) -> bool) -> Result<(String, Option<u64>, Option<u64>)> {
     let (mut order, mut limit, mut offset) = (Vec::new(), None, None);
     let number = |p: &Param| -> Result<u64> {
         p.values
@@ -96,6 +110,9 @@ fn controls(control: &[Param]) -> Result<(String, Option<u64>, Option<u64>)> {
             "_sort" => {
                 for key in p.values.iter().flat_map(|v| v.split(',')) {
                     let (desc, code) = key.strip_prefix('-').map_or((false, key), |c| (true, c));
+                    if hidden(code) {
+                        continue;
+                    }
                     let expr = match code {
                         "_id" => "r.id".to_owned(),
                         "_lastUpdated" => "r.last_updated".to_owned(),
@@ -125,6 +142,13 @@ fn _query_required(resource_type: &str, query: &str) -> Vec<String> {
 fn _query_match(resource_type: &str, query: &str, tokens: Array<&str>) -> bool {
     let tokens: Vec<&str> = tokens.iter().flatten().collect();
     compiled(resource_type, query).or_raise().matcher.matches(resource_type, &tokens)
+}
+
+/// The exact check of a search query against the document the session sees,
+/// for queries over hidden fields.
+#[pg_extern(stable, parallel_safe)]
+fn _query_match_content(resource_type: &str, query: &str, content: Document) -> bool {
+    search::matches_resource(&compiled(resource_type, query).or_raise().matcher, &content.0).or_raise()
 }
 
 /// A sortable key of a row for one search parameter.

@@ -101,11 +101,31 @@ impl Membership {
             .map(|(_, e)| e)
     }
 
+    /// Whether entry `index`'s criteria and compartment admit the resource.
+    pub fn entry_admits(&self, index: usize, resource_type: &str, tokens: &[&str]) -> bool {
+        self.arms[index].satisfied(resource_type, tokens)
+    }
+
+    /// What row-level security and search evaluate for this type: whether
+    /// every row is granted, and the index keys and row check otherwise.
+    pub fn predicate(&self, resource_type: &str, interaction: Interaction) -> Value {
+        let arms: Vec<&Arm> = self.policy.indexed_entries_for(resource_type, interaction).map(|(i, _)| &self.arms[i]).collect();
+        let mut keys: Vec<String> = arms.iter().filter_map(|a| a.keys()).flatten().collect();
+        keys.sort();
+        keys.dedup();
+        serde_json::json!({
+            "allRows": arms.iter().any(|a| a.is_open()),
+            "indexKeys": keys,
+            "rowByRow": arms.iter().any(|a| !a.is_open() && a.keys().is_none()),
+        })
+    }
+
     pub fn admits(&self, interaction: Interaction, resource_type: &str, tokens: &[&str]) -> bool {
         self.first_entry(interaction, resource_type, tokens).is_some()
     }
 
-    /// A write's before- or after-image must satisfy an entry granting the interaction (403).
+    /// A resource the session can see must also satisfy an entry granting the
+    /// interaction (403), e.g. a write's before-image.
     pub fn check_write(&self, interaction: Interaction, resource_type: &str, tokens: &[String]) -> Result<()> {
         let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
         if self.admits(interaction, resource_type, &tokens) {
@@ -113,6 +133,61 @@ impl Membership {
         } else {
             Err(FhirError::forbidden(format!("Forbidden: {} of this {resource_type}", interaction.as_str())))
         }
+    }
+
+    /// The after-image of a create or update must satisfy an entry granting the
+    /// interaction, and every writeConstraint of the first such entry must be
+    /// exactly `true`, with `%before` (empty on create), `%after` and the
+    /// policy's parameters bound; otherwise 403 naming the constraint.
+    pub fn authorize_write(
+        &self,
+        interaction: Interaction,
+        resource_type: &str,
+        tokens: &[String],
+        before: Option<&Value>,
+        after: &Value,
+    ) -> Result<()> {
+        let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
+        let entry = self
+            .first_entry(interaction, resource_type, &tokens)
+            .ok_or_else(|| FhirError::forbidden(format!("Forbidden: {} of this {resource_type}", interaction.as_str())))?;
+        if entry.write_constraints.is_empty() {
+            return Ok(());
+        }
+        let parameters: Vec<(&str, Value)> = entry
+            .source
+            .map(|i| &self.policy.sources[i].parameters[..])
+            .unwrap_or_default()
+            .iter()
+            .map(|(name, value)| (name.as_str(), Value::String(value.as_str().to_owned())))
+            .collect();
+        let mut env = fhirpath::Environment::new().with_variable("before", before).with_variable("after", [after]);
+        for (name, value) in &parameters {
+            env.set_variable(name, [value]);
+        }
+        for c in &entry.write_constraints {
+            let passed = fhirpath::parse_cached(&c.expression)
+                .and_then(|expr| expr.evaluate(after, &env))
+                .is_ok_and(|result| result.is_single_true());
+            if !passed {
+                let what = c.description.as_ref().map_or_else(|| format!("`{}`", c.expression), |d| format!("`{}` ({d})", c.expression));
+                return Err(FhirError::forbidden(format!("Write constraint violated: {what}")).at(c.expression.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every hiddenField of the entries through which the session reads or
+    /// searches this type: a search may not filter or sort on them.
+    pub fn hidden_paths(&self, resource_type: &str) -> Vec<String> {
+        let mut paths: Vec<String> = [Interaction::Read, Interaction::Search]
+            .into_iter()
+            .flat_map(|i| self.policy.entries_for(resource_type, i))
+            .flat_map(|e| e.hidden_fields.iter().cloned())
+            .collect();
+        paths.sort();
+        paths.dedup();
+        paths
     }
 
     /// hiddenFields and readonlyFields of the entry that applies: what this session may not write.

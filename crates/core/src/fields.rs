@@ -102,10 +102,78 @@ pub fn restore(after: &mut Value, before: &Value, path: &str) {
     restore_segments(after, Some(before), &segs);
 }
 
+/// Whether a search parameter's FHIRPath `expression` (`Patient.name.family`,
+/// `(Observation.value as Quantity)`) reads anything at or under the field
+/// `path`, or above it: filtering or sorting on it could then reveal a hidden
+/// value. Conservative: any element path of the expression that is a prefix of
+/// `path`, or that `path` is a prefix of, touches it.
+pub fn expression_touches(expression: &str, resource_type: &str, path: &str) -> bool {
+    let hidden: Vec<&str> = path.split('.').collect();
+    element_paths(expression, resource_type).iter().any(|segments| {
+        segments.iter().zip(&hidden).all(|(seg, h)| segment_matches(seg, h))
+    })
+}
+
+/// `value` or `valueQuantity` against `value[x]`, and a polymorphic `value`
+/// against `valueQuantity`; otherwise equality.
+fn segment_matches(segment: &str, field: &str) -> bool {
+    match field.strip_suffix("[x]") {
+        Some(base) => segment == base || segment.strip_prefix(base).is_some_and(definitions::is_data_type_suffix),
+        None => segment == field || field.strip_prefix(segment).is_some_and(definitions::is_data_type_suffix),
+    }
+}
+
+/// The element paths an expression navigates from the resource: the
+/// identifier chains after each `Type.` (function calls end a chain).
+fn element_paths(expression: &str, resource_type: &str) -> Vec<Vec<String>> {
+    let prefix = format!("{resource_type}.");
+    let mut paths = Vec::new();
+    let mut rest = expression;
+    while let Some(at) = rest.find(&prefix) {
+        let before = rest[..at].chars().next_back();
+        rest = &rest[at + prefix.len()..];
+        if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+            continue;
+        }
+        let mut segments = Vec::new();
+        let mut chain = rest;
+        loop {
+            let end = chain.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(chain.len());
+            let (ident, after) = chain.split_at(end);
+            if ident.is_empty() || after.starts_with('(') {
+                break;
+            }
+            segments.push(ident.to_owned());
+            match after.strip_prefix('.') {
+                Some(next) => chain = next,
+                None => break,
+            }
+        }
+        if !segments.is_empty() {
+            paths.push(segments);
+        }
+    }
+    paths
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_parameter_touches_a_hidden_field_at_above_or_below_its_path() {
+        assert!(expression_touches("Patient.birthDate", "Patient", "birthDate"));
+        assert!(expression_touches("Patient.name", "Patient", "name.given"));
+        assert!(expression_touches("Patient.address.state", "Patient", "address"));
+        assert!(!expression_touches("Patient.name.family", "Patient", "name.given"));
+        assert!(expression_touches("(Observation.value as Quantity)", "Observation", "value[x]"));
+        assert!(expression_touches("Observation.value.ofType(Quantity)", "Observation", "valueQuantity"));
+        assert!(expression_touches("Patient.meta.lastUpdated", "Patient", "meta"));
+        assert!(!expression_touches("Patient.gender", "Patient", "birthDate"));
+        assert!(expression_touches("Condition.subject.where(resolve() is Patient)", "Condition", "subject"));
+        assert!(!expression_touches("RelatedPerson.patient", "Patient", "patient"));
+    }
 
     #[test]
     fn removing_a_top_level_field() {

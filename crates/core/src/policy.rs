@@ -164,6 +164,15 @@ pub enum ParamValue {
     Reference(String),
 }
 
+impl ParamValue {
+    /// The text a FHIRPath variable binds: the string, or the reference string.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ParamValue::String(s) | ParamValue::Reference(s) => s,
+        }
+    }
+}
+
 /// One access source: a policy and the parameters it was instantiated with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Source {

@@ -1,0 +1,110 @@
+//! `fhir.explain_access(resource_type, id, interaction)`: why the session may
+//! or may not perform an interaction on a resource. It names entries, criteria,
+//! field paths and constraints, never a field's value, and a resource the
+//! session cannot see is reported exactly like one that does not exist.
+
+use crate::errors::OrRaise;
+use crate::session::{self, Caller, Membership};
+use crate::storage::{self, Current};
+use fhir_access_core::definitions;
+use fhir_access_core::outcome::{FhirError, Result};
+use fhir_access_core::policy::{Entry, Interaction};
+use pgrx::prelude::*;
+use serde_json::{json, Value};
+
+#[pg_extern(stable)]
+fn explain_access(resource_type: &str, id: &str, interaction: &str) -> pgrx::JsonB {
+    pgrx::JsonB(explain(resource_type, id, interaction).or_raise())
+}
+
+fn explain(resource_type: &str, id: &str, interaction_code: &str) -> Result<Value> {
+    if !definitions::is_resource_type(resource_type) {
+        return Err(FhirError::invalid(format!("Unknown resource type '{resource_type}'")));
+    }
+    // patch is an update, as in AccessPolicy.
+    let interaction = Interaction::parse(if interaction_code == "patch" { "update" } else { interaction_code })
+        .ok_or_else(|| FhirError::invalid(format!("Unknown interaction '{interaction_code}'")))?;
+    let caller = session::caller();
+    let row = match &*caller {
+        Caller::Nobody(_) => None,
+        _ => storage::current(caller.scope(), resource_type, id),
+    };
+    let mut out = json!({
+        "resourceType": resource_type,
+        "id": id,
+        "interaction": interaction_code,
+        "visible": row.is_some(),
+    });
+    match &*caller {
+        Caller::System => {
+            out["caller"] = json!("system");
+            out["allowed"] = json!(true);
+            out["reason"] = json!("The system (a superuser or BYPASSRLS role) bypasses access policies.");
+        }
+        Caller::Nobody(why) => {
+            out["caller"] = Value::Null;
+            out["allowed"] = json!(false);
+            out["reason"] = json!(why);
+        }
+        Caller::Client(m) => explain_membership(m, resource_type, interaction, row.as_ref(), &mut out),
+    }
+    Ok(out)
+}
+
+fn explain_membership(m: &Membership, resource_type: &str, interaction: Interaction, row: Option<&Current>, out: &mut Value) {
+    out["caller"] = json!(format!("ProjectMembership/{}", m.id));
+    let tokens: Vec<&str> = row.map(|r| r.tokens.iter().map(String::as_str).collect()).unwrap_or_default();
+    let grants: Vec<usize> = m.policy.indexed_entries_for(resource_type, interaction).map(|(i, _)| i).collect();
+    let entries: Vec<Value> = m
+        .policy
+        .entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.covers(resource_type) || e.resource_type == resource_type)
+        .map(|(i, e)| {
+            let grants_interaction = grants.contains(&i);
+            let satisfied = row.map(|_| m.entry_admits(i, resource_type, &tokens));
+            let reason = match (grants_interaction, satisfied) {
+                (false, _) => format!("does not grant {}", interaction.as_str()),
+                (true, None) => "grants the interaction; no visible resource to test".to_owned(),
+                (true, Some(true)) => "matches".to_owned(),
+                (true, Some(false)) => "the resource does not satisfy its criteria".to_owned(),
+            };
+            let mut v = describe(m, i, e);
+            v["grantsInteraction"] = json!(grants_interaction);
+            v["matches"] = json!(satisfied.map(|s| s && grants_interaction));
+            v["reason"] = json!(reason);
+            v
+        })
+        .collect();
+    let applies = row.and_then(|_| grants.iter().copied().find(|&i| m.entry_admits(i, resource_type, &tokens)));
+    let (allowed, reason) = match (grants.is_empty(), row.is_some(), applies) {
+        (true, _, _) => (false, format!("403: no entry grants {} on {resource_type}", interaction.as_str())),
+        (false, false, _) => (false, "404: not found, or not visible to this session".to_owned()),
+        (false, true, None) => (false, format!("403: no entry granting {} admits this resource", interaction.as_str())),
+        (false, true, Some(i)) => (true, format!("allowed by entry {i}")),
+    };
+    out["allowed"] = json!(allowed);
+    out["reason"] = json!(reason);
+    out["entries"] = Value::Array(entries);
+    out["applies"] = json!(applies);
+    let applied = applies.map(|i| &m.policy.entries[i]);
+    out["hiddenFields"] = json!(applied.map(|e| e.hidden_fields.clone()).unwrap_or_default());
+    out["readonlyFields"] = json!(applied.map(|e| e.readonly_fields.clone()).unwrap_or_default());
+    out["writeConstraints"] = json!(applied
+        .map(|e| e.write_constraints.iter().map(|c| json!({"expression": c.expression, "description": c.description})).collect::<Vec<_>>())
+        .unwrap_or_default());
+    out["predicate"] = m.predicate(resource_type, interaction);
+}
+
+/// An entry as the policy states it, with the policy it came from.
+fn describe(m: &Membership, index: usize, e: &Entry) -> Value {
+    json!({
+        "entry": index,
+        "basedOn": e.source.map(|s| m.policy.sources[s].policy.clone()),
+        "resourceType": e.resource_type,
+        "criteria": e.criteria.as_ref().map(ToString::to_string),
+        "compartment": e.compartment,
+        "interaction": e.interactions.iter().map(|i| i.as_str()).collect::<Vec<_>>(),
+    })
+}
