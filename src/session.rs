@@ -20,6 +20,7 @@ use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::prelude::*;
 use serde_json::Value;
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ffi::CString;
 use std::rc::Rc;
 
@@ -246,7 +247,7 @@ impl Membership {
 pub enum Caller {
     /// A superuser or a BYPASSRLS role: sees and writes everything.
     System,
-    Client(Membership),
+    Client(Rc<Membership>),
     /// A role that is not a client, or a client without a usable membership.
     Nobody(String),
 }
@@ -325,6 +326,7 @@ fn access_version() -> i64 {
 pub fn invalidate() {
     CACHED.with(|c| *c.borrow_mut() = None);
     VERSION_SEEN.with(|c| *c.borrow_mut() = None);
+    COMPILED.with(|c| c.borrow_mut().clear());
 }
 
 /// The caller of the current statement.
@@ -371,9 +373,32 @@ fn resolve_caller(outer: pg_sys::Oid, setting: &str) -> Caller {
     }
 }
 
+thread_local! {
+    /// Compiled memberships of this backend, each with the access version it
+    /// was compiled at: a newer version recompiles, so a cached policy is never stale.
+    static COMPILED: RefCell<HashMap<String, (i64, Rc<Membership>)>> = RefCell::new(HashMap::new());
+}
+
+/// A membership compiled at the current access version (see `compile_membership`).
+fn load_membership(id: &str) -> Result<Rc<Membership>> {
+    let version = access_version();
+    if let Some(hit) = COMPILED.with(|c| c.borrow().get(id).filter(|(v, _)| *v == version).map(|(_, m)| Rc::clone(m))) {
+        return Ok(hit);
+    }
+    let compiled = Rc::new(compile_membership(id)?);
+    COMPILED.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= 256 {
+            c.clear();
+        }
+        c.insert(id.to_owned(), (version, Rc::clone(&compiled)));
+    });
+    Ok(compiled)
+}
+
 /// Reads and compiles a membership. Missing, deleted or inactive memberships,
 /// and policies that do not compile, are refusals: an invalid policy never fails open.
-fn load_membership(id: &str) -> Result<Membership> {
+fn compile_membership(id: &str) -> Result<Membership> {
     let stored = storage::current(Scope::All, "ProjectMembership", id)
         .filter(|m| !m.deleted)
         .ok_or_else(|| FhirError::not_found("ProjectMembership", id))?;
