@@ -18,9 +18,11 @@ END
 $$;
 SELECT fhir.grant_client('bench_gateway', gateway => true) \g /dev/null
 
--- The bench patient and the organization the practitioners work for.
+-- The bench patient, the organization the practitioners work for, and a name
+-- prefix that matches some of that organization's patients (Patient/p1's family).
 SELECT 'p' || greatest(npat / 2, 1) AS patient_id FROM bench.config \gset
-CREATE TABLE bench.subject AS SELECT :'patient_id'::text AS patient_id, 'o1'::text AS org_id;
+CREATE TABLE bench.subject AS
+SELECT :'patient_id'::text AS patient_id, 'o1'::text AS org_id, left(bench.patient(1)->'name'->0->>'family', 3) AS name_prefix;
 
 CREATE FUNCTION bench.membership(id text, profile text, body jsonb) RETURNS jsonb LANGUAGE sql
 RETURN fhir.create(jsonb_build_object('resourceType', 'User', 'id', 'u-' || id, 'meta', jsonb_build_object('project', 'bench'),

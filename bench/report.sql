@@ -21,12 +21,12 @@ WITH r AS (
         CASE
             WHEN measured_ms IS NULL THEN 'SKIP'
             WHEN rows_measured IS DISTINCT FROM rows_baseline THEN 'MISMATCH'
-            WHEN no IN ('8', '8b') THEN CASE WHEN measured_ms * 1000 <= max_ratio THEN 'PASS' ELSE 'MISS' END
-            WHEN ratio > limit_ratio THEN 'MISS'
-            WHEN no = '4' AND planning_ms > 2 THEN 'MISS (planning)'
-            WHEN needs_index AND plan LIKE '%Function Scan%' THEN 'PASS (index not visible inside the function)'
-            WHEN needs_index AND NOT indexed THEN 'MISS (no index scan)'
-            ELSE 'PASS'
+            ELSE coalesce('MISS (' || nullif(concat_ws(', ',
+                     CASE WHEN no IN ('8', '8b') AND measured_ms * 1000 > max_ratio THEN 'time' END,
+                     CASE WHEN ratio > limit_ratio THEN 'ratio' END,
+                     CASE WHEN no = '4' AND planning_ms > 2 THEN 'planning' END,
+                     CASE WHEN needs_index AND plan NOT LIKE '%Function Scan%' AND NOT indexed THEN 'no index scan' END), '') || ')',
+                 CASE WHEN needs_index AND plan LIKE '%Function Scan%' THEN 'PASS (index not visible inside the function)' ELSE 'PASS' END)
         END AS verdict
     FROM r
 )
