@@ -43,21 +43,15 @@ ALTER TABLE fhir.resource ENABLE ROW LEVEL SECURITY;
 CREATE POLICY project_wall ON fhir.resource AS RESTRICTIVE FOR SELECT
     USING ((SELECT fhir._session_all_projects()) OR project_id = ANY ((SELECT fhir._session_projects())::text[]));
 
--- The session's AccessPolicy entries granting `read`, compiled. Three arms,
--- each with its own index condition that is empty when the arm is unused, so
--- PostgreSQL can combine them in a BitmapOr and never scans for an arm that
--- grants nothing (an OR with a plain boolean would defeat every index):
---   1. types granted without conditions (all types for the system);
---   2. rows holding one of the conditional entries' prefilter tokens, then
---      checked exactly;
---   3. types whose conditions no index narrows, checked row by row.
+-- The session's AccessPolicy entries granting `read`, compiled into one
+-- indexable condition and an exact check. Every row of a type granted outright
+-- carries `_type=<Type>`; every row a conditional entry admits carries one of
+-- its prefilter tokens (`_compartment=Patient/1`, `organization=...`), or
+-- `_type=<Type>` when no index narrows it. The session supplies these keys once
+-- per statement (an InitPlan), GIN finds the rows, and the exact check runs on
+-- those rows only (and answers at once for types granted outright).
 -- Policies stay fixed whatever AccessPolicies exist: no DDL, no lock and no
 -- re-planning when a policy changes, and planning does not grow with them.
 CREATE POLICY granted ON fhir.resource FOR SELECT
-    USING (
-        resource_type = ANY ((SELECT fhir._session_open_types('read'))::text[])
-        OR (tokens OPERATOR(fhir.&&) (SELECT fhir._session_keys('read'))::text[]
-            AND fhir._session_match('read', resource_type, tokens))
-        OR (resource_type = ANY ((SELECT fhir._session_scan_types('read'))::text[])
-            AND fhir._session_match('read', resource_type, tokens))
-    );
+    USING (tokens OPERATOR(fhir.&&) (SELECT fhir._session_keys('read'))::text[]
+           AND fhir._session_match('read', resource_type, tokens));

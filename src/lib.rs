@@ -25,9 +25,7 @@ pgrx::extension_sql_file!(
     requires = [
         session::_session_all_projects,
         session::_session_projects,
-        session::_session_open_types,
         session::_session_keys,
-        session::_session_scan_types,
         session::_session_match
     ]
 );

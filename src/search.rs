@@ -76,10 +76,7 @@ fn build_sql(resource_type: &str, query: &str) -> Result<String> {
             sql.push_str(" AND fhir._query_match($1, $2, r.tokens)");
         }
     }
-    sql.push_str(
-        " AND (r.resource_type = ANY ((SELECT fhir._session_open_types('search'))::text[]) \
-         OR fhir._session_match('search', r.resource_type, r.tokens))",
-    );
+    sql.push_str(" AND fhir._session_match('search', r.resource_type, r.tokens)");
     let (order, limit, offset) = controls(&q.criteria.control, &touches_hidden)?;
     sql.push_str(&order);
     if let Some(n) = limit {

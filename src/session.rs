@@ -11,6 +11,7 @@
 
 use crate::errors::OrRaise;
 use crate::storage::{self, Scope};
+use crate::versions;
 use fhir_access_core::definitions;
 use fhir_access_core::outcome::{FhirError, Result};
 use fhir_access_core::fields;
@@ -20,7 +21,7 @@ use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::prelude::*;
 use serde_json::Value;
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
 use std::rc::Rc;
 
@@ -44,6 +45,8 @@ pub struct Membership {
     pub policy: EffectivePolicy,
     /// One per policy entry: what a resource must satisfy for the entry to apply.
     arms: Vec<Arm>,
+    /// Per interaction, the types some entry grants without conditions.
+    open: HashMap<Interaction, HashSet<String>>,
 }
 
 /// An entry's instance-level condition: its criteria and its (deprecated)
@@ -89,8 +92,23 @@ impl Arm {
 
 impl Membership {
     fn new(id: &str, project_id: String, policy: EffectivePolicy) -> Result<Membership> {
-        let arms = policy.entries.iter().map(Arm::compile).collect::<Result<_>>()?;
-        Ok(Membership { id: id.to_owned(), project_id, policy, arms })
+        let arms: Vec<Arm> = policy.entries.iter().map(Arm::compile).collect::<Result<_>>()?;
+        let open = Interaction::ALL
+            .into_iter()
+            .map(|i| {
+                let types = definitions::resource_types()
+                    .filter(|t| policy.indexed_entries_for(t, i).any(|(k, _)| arms[k].is_open()))
+                    .map(str::to_owned)
+                    .collect();
+                (i, types)
+            })
+            .collect();
+        Ok(Membership { id: id.to_owned(), project_id, policy, arms, open })
+    }
+
+    /// True when some entry grants `interaction` on every resource of the type.
+    fn type_open(&self, interaction: Interaction, resource_type: &str) -> bool {
+        self.open.get(&interaction).is_some_and(|types| types.contains(resource_type))
     }
 
     /// The first entry granting `interaction` that the resource satisfies:
@@ -115,7 +133,7 @@ impl Membership {
         keys.sort();
         keys.dedup();
         serde_json::json!({
-            "allRows": arms.iter().any(|a| a.is_open()),
+            "allRows": self.type_open(interaction, resource_type),
             "indexKeys": keys,
             "rowByRow": arms.iter().any(|a| !a.is_open() && a.keys().is_none()),
         })
@@ -210,34 +228,28 @@ impl Membership {
         content
     }
 
-    /// Types some entry grants for `interaction` without conditions.
-    fn open_types(&self, interaction: Interaction) -> Vec<String> {
-        self.types_where(interaction, |arm| arm.is_open())
+    /// Types with a conditional entry no index narrows: their rows are found by type.
+    fn scan_types(&self, interaction: Interaction) -> impl Iterator<Item = &'static str> + '_ {
+        definitions::resource_types().filter(move |t| {
+            self.policy.indexed_entries_for(t, interaction).any(|(i, _)| !self.arms[i].is_open() && self.arms[i].keys().is_none())
+        })
     }
 
-    /// Types with a conditional entry that no index can narrow: checked row by row.
-    fn scan_types(&self, interaction: Interaction) -> Vec<String> {
-        self.types_where(interaction, |arm| !arm.is_open() && arm.keys().is_none())
-    }
-
-    fn types_where(&self, interaction: Interaction, wanted: impl Fn(&Arm) -> bool) -> Vec<String> {
-        definitions::resource_types()
-            .filter(|t| self.policy.indexed_entries_for(t, interaction).any(|(i, _)| wanted(&self.arms[i])))
-            .map(str::to_owned)
-            .collect()
-    }
-
-    /// The union of the conditional entries' prefilter keys.
+    /// Tokens one of which every row the session may use for `interaction`
+    /// carries: `_type=<Type>` for types granted outright and for types whose
+    /// conditions no index narrows, and the conditional entries' prefilter keys.
     fn keys(&self, interaction: Interaction) -> Vec<String> {
-        let mut keys: Vec<String> = self
-            .policy
-            .entries
-            .iter()
-            .zip(&self.arms)
-            .filter(|(e, arm)| e.interactions.contains(&interaction) && !arm.is_open())
-            .filter_map(|(_, arm)| arm.keys())
-            .flatten()
-            .collect();
+        let mut keys: Vec<String> = self.open.get(&interaction).into_iter().flatten().map(|t| versions::type_token(t)).collect();
+        keys.extend(self.scan_types(interaction).map(versions::type_token));
+        keys.extend(
+            self.policy
+                .entries
+                .iter()
+                .zip(&self.arms)
+                .filter(|(e, arm)| e.interactions.contains(&interaction) && !arm.is_open())
+                .filter_map(|(_, arm)| arm.keys())
+                .flatten(),
+        );
         keys.sort();
         keys.dedup();
         keys
@@ -515,31 +527,14 @@ fn _session_projects() -> Vec<String> {
     }
 }
 
-/// Types whose every row the session may use for `interaction` (all, for the system).
-#[pg_extern(stable, parallel_safe)]
-fn _session_open_types(interaction_code: &str) -> Vec<String> {
-    match &*caller() {
-        Caller::System => definitions::resource_types().map(str::to_owned).collect(),
-        Caller::Client(m) => m.open_types(interaction(interaction_code)),
-        Caller::Nobody(_) => Vec::new(),
-    }
-}
-
-/// Tokens one of which every conditionally granted row carries (GIN prefilter).
+/// Tokens one of which every row the session may use carries (the GIN
+/// condition of row-level security); every type's for the system.
 #[pg_extern(stable, parallel_safe)]
 fn _session_keys(interaction_code: &str) -> Vec<String> {
     match &*caller() {
+        Caller::System => definitions::resource_types().map(versions::type_token).collect(),
         Caller::Client(m) => m.keys(interaction(interaction_code)),
-        _ => Vec::new(),
-    }
-}
-
-/// Types granted under conditions no index narrows: every row is checked.
-#[pg_extern(stable, parallel_safe)]
-fn _session_scan_types(interaction_code: &str) -> Vec<String> {
-    match &*caller() {
-        Caller::Client(m) => m.scan_types(interaction(interaction_code)),
-        _ => Vec::new(),
+        Caller::Nobody(_) => Vec::new(),
     }
 }
 
@@ -549,8 +544,12 @@ fn _session_match(interaction_code: &str, resource_type: &str, tokens: Array<&st
     match &*caller() {
         Caller::System => true,
         Caller::Client(m) => {
-            let tokens: Vec<&str> = tokens.iter().flatten().collect();
-            m.admits(interaction(interaction_code), resource_type, &tokens)
+            let interaction = interaction(interaction_code);
+            // Types granted outright answer before the tokens are even read.
+            m.type_open(interaction, resource_type) || {
+                let tokens: Vec<&str> = tokens.iter().flatten().collect();
+                m.admits(interaction, resource_type, &tokens)
+            }
         }
         Caller::Nobody(_) => false,
     }

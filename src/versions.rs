@@ -38,9 +38,16 @@ pub fn build(id: &str, project_id: &str, mut content: Value, previous: Option<&C
     // meta.compartment); the project's and the accounts' are added here.
     let mut tokens = index.tokens;
     tokens.extend(compartments.iter().flat_map(|c| search::compartment_tokens(c)));
+    tokens.push(type_token(content["resourceType"].as_str().expect("checked resource")));
     tokens.sort();
     tokens.dedup();
     Ok(Version { content, tokens })
+}
+
+/// The token every row of a type carries: row-level security finds the rows
+/// of types a session may read outright by it.
+pub fn type_token(resource_type: &str) -> String {
+    format!("_type={resource_type}")
 }
 
 /// The accounts (`meta.accounts`) of the Patients a resource is about: a
