@@ -10,7 +10,7 @@ use crate::errors::OrRaise;
 use crate::jsonb::Document;
 use crate::session::{self, Caller, Membership};
 use crate::storage::{self, Current, Scope};
-use crate::versions::{self, Version};
+use crate::versions::{self, Accounts, Version};
 use fhir_access_core::outcome::{FhirError, Result};
 use fhir_access_core::policy::Interaction;
 use fhir_access_core::{definitions, fields, patch, policy, references, resource};
@@ -60,23 +60,24 @@ pub fn create_resource(caller: &Caller, mut resource: Value) -> Result<Value> {
         (None, Some(id)) => id.to_owned(),
         _ => versions::random_uuid(),
     };
-    if storage::current(Scope::All, &resource_type, &id).is_some() {
+    // A server-generated UUID is new; an id the system chose may not be.
+    if resource::id(&resource) == Some(id.as_str()) && storage::current(Scope::All, &resource_type, &id).is_some() {
         return Err(FhirError::invalid(format!("{resource_type}/{id} already exists")).at(format!("{resource_type}.id")));
     }
     let project_id = match membership {
         None => project_of_new(&resource_type, &id, &resource)?,
         Some(m) => project_for_client(m, &resource)?,
     };
-    if let Some(m) = membership {
+    if let Some(m) = membership.filter(|m| m.protects_fields(Interaction::Create, &resource_type)) {
         // Hidden and read-only fields cannot be written; the entry is chosen by the input.
-        let submitted = versions::build(&id, &project_id, resource.clone(), None, &[])?;
+        let submitted = versions::build(&id, &project_id, resource.clone(), None, Accounts::Given(Vec::new()))?;
         for path in m.protected_fields(Interaction::Create, &resource_type, &submitted.tokens) {
             fields::remove(&mut resource, &path);
         }
     }
     check_references(&resource_type, &resource, &project_id)?;
-    let accounts = accounts_for_write(membership, &resource_type, &resource, None)?;
-    let version = versions::build(&id, &project_id, resource, None, &accounts)?;
+    let accounts = accounts_for_write(membership, &resource_type, &resource, None);
+    let version = versions::build(&id, &project_id, resource, None, accounts)?;
     if let Some(m) = membership {
         m.authorize_write(Interaction::Create, &resource_type, &version.tokens, None, &version.content)?;
     }
@@ -165,8 +166,8 @@ fn delete_resource(resource_type: &str, id: &str) -> Result<()> {
     check_instance(membership, Interaction::Delete, resource_type, &visible_row)?;
     let current = storage::current_for_update(resource_type, id).ok_or_else(|| FhirError::not_found(resource_type, id))?;
     if !current.deleted {
-        let accounts = resource::accounts(&current.content);
-        let tombstone = versions::build(id, &current.project_id, current.content.clone(), Some(&current), &accounts)?;
+        let accounts = Accounts::Given(resource::accounts(&current.content));
+        let tombstone = versions::build(id, &current.project_id, current.content.clone(), Some(&current), accounts)?;
         versions::store(resource_type, &current.project_id, &tombstone, false, true);
     }
     Ok(())
@@ -216,8 +217,8 @@ fn save_changes(m: Option<&Membership>, resource_type: &str, id: &str, current: 
         }
     }
     check_references(resource_type, &candidate, &current.project_id)?;
-    let accounts = accounts_for_write(m, resource_type, &candidate, Some(current))?;
-    let version = versions::build(id, &current.project_id, candidate, Some(current), &accounts)?;
+    let accounts = accounts_for_write(m, resource_type, &candidate, Some(current));
+    let version = versions::build(id, &current.project_id, candidate, Some(current), accounts)?;
     if resource::same_content(&current.content, &version.content) {
         return Ok(redact(m, resource_type, &current.tokens, current.content.clone()));
     }
@@ -233,26 +234,21 @@ fn save_changes(m: Option<&Membership>, resource_type: &str, id: &str, current: 
 /// admins write them as sent; for anyone else they are computed, from the
 /// policy's compartment (on create only) and from the Patients the resource is
 /// about (a Patient keeps its own), and whatever was sent is ignored.
-fn accounts_for_write(m: Option<&Membership>, resource_type: &str, submitted: &Value, previous: Option<&Current>) -> Result<Vec<String>> {
+fn accounts_for_write(m: Option<&Membership>, resource_type: &str, submitted: &Value, previous: Option<&Current>) -> Accounts {
     let m = match m {
         Some(m) if !m.policy.admin && !m.policy.super_admin => m,
-        _ => return Ok(resource::accounts(submitted)),
+        _ => return Accounts::Given(resource::accounts(submitted)),
     };
-    let mut accounts = Vec::new();
-    if previous.is_none() {
-        accounts.extend(m.policy.compartment.iter().cloned());
-    }
-    let inherited = if resource_type == "Patient" {
-        previous.map(|p| resource::accounts(&p.content)).unwrap_or_default()
-    } else {
-        versions::patient_accounts(submitted)?
-    };
-    for a in inherited {
-        if !accounts.contains(&a) {
-            accounts.push(a);
+    let mut own: Vec<String> = if previous.is_none() { m.policy.compartment.iter().cloned().collect() } else { Vec::new() };
+    if resource_type == "Patient" {
+        for a in previous.map(|p| resource::accounts(&p.content)).unwrap_or_default() {
+            if !own.contains(&a) {
+                own.push(a);
+            }
         }
+        return Accounts::Given(own);
     }
-    Ok(accounts)
+    Accounts::Inherited(own)
 }
 
 /// Removes the hiddenFields that apply to the caller.

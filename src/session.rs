@@ -209,6 +209,11 @@ impl Membership {
         paths
     }
 
+    /// Whether any entry granting `interaction` on the type hides or protects fields.
+    pub fn protects_fields(&self, interaction: Interaction, resource_type: &str) -> bool {
+        self.policy.entries_for(resource_type, interaction).any(|e| !e.hidden_fields.is_empty() || !e.readonly_fields.is_empty())
+    }
+
     /// hiddenFields and readonlyFields of the entry that applies: what this session may not write.
     pub fn protected_fields(&self, interaction: Interaction, resource_type: &str, tokens: &[String]) -> Vec<String> {
         let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();

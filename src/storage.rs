@@ -55,6 +55,7 @@ const BOUND_MEMBERSHIPS: Statement = statement!("bound_memberships", [OIDOID], f
 const IS_BOUND: Statement = statement!("is_bound", [OIDOID, TEXTOID], false);
 const ROLE_NAME: Statement = statement!("role_name", [OIDOID], false);
 const FOREIGN_REFERENCES: Statement = statement!("foreign_references", [TEXTARRAYOID, TEXTARRAYOID, TEXTOID], false);
+const PATIENT_ACCOUNTS: Statement = statement!("patient_accounts", [TEXTARRAYOID], false);
 const USER_BY_EMAIL: Statement = statement!("user_by_email", [TEXTOID, TEXTOID], false);
 const VERSION: Statement = statement!("version", [TEXTOID, TEXTOID, TEXTOID], false);
 const HISTORY: Statement = statement!("history", [TEXTOID, TEXTOID], false);
@@ -275,4 +276,11 @@ pub fn foreign_references(references: &[(String, String)], project_id: &str) -> 
 /// The User with `email` in `project_id` ('' for global users).
 pub fn user_by_email(email: &str, project_id: &str) -> Option<String> {
     run(&USER_BY_EMAIL, &[email.into(), project_id.into()], one::<String>)
+}
+
+/// The accounts of the Patients with these ids.
+pub fn patient_accounts(patient_ids: Vec<String>) -> Vec<String> {
+    run(&PATIENT_ACCOUNTS, &[patient_ids.into()], |rows| {
+        rows.map(|row| Ok(row.get::<String>(1)?.unwrap_or_default())).collect()
+    })
 }

@@ -7,7 +7,7 @@ use crate::storage::{self, Current, NewVersion};
 use fhir_access_core::outcome::Result;
 use fhir_access_core::{resource, search, time};
 use pgrx::prelude::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// A version ready to store.
 pub struct Version {
@@ -15,32 +15,51 @@ pub struct Version {
     pub tokens: Vec<String>,
 }
 
+/// The accounts (`meta.accounts`) of a new version.
+pub enum Accounts {
+    /// As written: the system's and admins' writes.
+    Given(Vec<String>),
+    /// Medplum's rule for everyone else: these, then the accounts of the
+    /// Patients the resource is about (read once the content is indexed).
+    Inherited(Vec<String>),
+}
+
 /// Stamps `content` as the version after `previous` (none for a create), in
-/// `project_id`, belonging to `accounts`, and extracts its search tokens.
-/// Compartments: the project, every account that is not a Project, and the
-/// Patient compartment the content's references put it in.
-pub fn build(id: &str, project_id: &str, mut content: Value, previous: Option<&Current>, accounts: &[String]) -> Result<Version> {
+/// `project_id`, and extracts its search tokens. Compartments: the project,
+/// every account that is not a Project, and the Patient compartment the
+/// content's references put it in. Nothing indexed depends on the accounts or
+/// the compartments, so the content is indexed once, before they are known.
+pub fn build(id: &str, project_id: &str, mut content: Value, previous: Option<&Current>, accounts: Accounts) -> Result<Version> {
     let version_id = random_uuid();
     let last_updated = time::instant(next_timestamp(previous.map(|c| c.last_updated)));
-    resource::set_accounts(&mut content, accounts);
+    resource::stamp(&mut content, &resource::Stamp { id, version_id: &version_id, last_updated: &last_updated, project_id });
+    let index = search::index(&content)?;
+    let accounts = match accounts {
+        Accounts::Given(given) => given,
+        Accounts::Inherited(mut own) => {
+            let patients: Vec<String> = index.patients.iter().filter_map(|p| p.strip_prefix("Patient/")).map(str::to_owned).collect();
+            if !patients.is_empty() {
+                for a in storage::patient_accounts(patients) {
+                    if !a.is_empty() && !own.contains(&a) {
+                        own.push(a);
+                    }
+                }
+            }
+            own
+        }
+    };
+    resource::set_accounts(&mut content, &accounts);
     let mut compartments = vec![format!("Project/{project_id}")];
     compartments.extend(accounts.iter().filter(|a| !a.starts_with("Project/")).cloned());
-    resource::stamp(
-        &mut content,
-        &resource::Stamp { id, version_id: &version_id, last_updated: &last_updated, project_id, compartments: &compartments },
-    );
-    let index = search::index(&content)?;
-    let listed = content["meta"]["compartment"].as_array_mut().expect("stamped compartments");
-    for patient in index.patients.iter().filter(|p| !compartments.contains(p)) {
-        listed.push(json!({ "reference": patient }));
-    }
-    // The index computes Patient compartments only (never trusting a submitted
-    // meta.compartment); the project's and the accounts' are added here.
+    // The index found the Patient compartment (never trusting a submitted
+    // meta.compartment); the project's and the accounts' tokens are added here.
     let mut tokens = index.tokens;
     tokens.extend(compartments.iter().flat_map(|c| search::compartment_tokens(c)));
     tokens.push(type_token(content["resourceType"].as_str().expect("checked resource")));
     tokens.sort();
     tokens.dedup();
+    compartments.extend(index.patients.into_iter().filter(|p| !compartments.contains(p)).collect::<Vec<_>>());
+    resource::set_compartments(&mut content, &compartments);
     Ok(Version { content, tokens })
 }
 
@@ -48,23 +67,6 @@ pub fn build(id: &str, project_id: &str, mut content: Value, previous: Option<&C
 /// of types a session may read outright by it.
 pub fn type_token(resource_type: &str) -> String {
     format!("_type={resource_type}")
-}
-
-/// The accounts (`meta.accounts`) of the Patients a resource is about: a
-/// non-admin's writes inherit them, as in Medplum.
-pub fn patient_accounts(content: &Value) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    for patient in search::index(content)?.patients {
-        let Some(id) = patient.strip_prefix("Patient/") else { continue };
-        if let Some(stored) = storage::current(storage::Scope::All, "Patient", id).filter(|p| !p.deleted) {
-            for account in resource::accounts(&stored.content) {
-                if !out.contains(&account) {
-                    out.push(account);
-                }
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// Types whose writes can change somebody's access.

@@ -57,8 +57,6 @@ pub struct Stamp<'a> {
     pub version_id: &'a str,
     pub last_updated: &'a str,
     pub project_id: &'a str,
-    /// References such as `Project/<id>` or `Patient/<id>`.
-    pub compartments: &'a [String],
 }
 
 /// Writes the server-owned fields into the resource, replacing what the client sent.
@@ -70,11 +68,15 @@ pub fn stamp(resource: &mut Value, s: &Stamp) {
     meta.insert("versionId".into(), Value::String(s.version_id.into()));
     meta.insert("lastUpdated".into(), Value::String(s.last_updated.into()));
     meta.insert("project".into(), Value::String(s.project_id.into()));
-    if s.compartments.is_empty() {
+}
+
+/// Writes `meta.compartment`: references such as `Project/<id>`, `Patient/<id>`.
+pub fn set_compartments(resource: &mut Value, compartments: &[String]) {
+    let meta = resource["meta"].as_object_mut().expect("stamped meta is an object");
+    if compartments.is_empty() {
         meta.remove("compartment");
     } else {
-        let refs = s.compartments.iter().map(|c| json!({ "reference": c })).collect();
-        meta.insert("compartment".into(), Value::Array(refs));
+        meta.insert("compartment".into(), compartments.iter().map(|c| json!({ "reference": c })).collect());
     }
 }
 
@@ -178,7 +180,8 @@ mod tests {
     fn stamping_overwrites_client_meta_and_lists_compartments() {
         let mut r = json!({"resourceType": "Patient", "id": "client", "meta": {"versionId": "x", "tag": [1]}});
         let comps = vec!["Project/p1".to_string()];
-        stamp(&mut r, &Stamp { id: "p", version_id: "v", last_updated: "t", project_id: "p1", compartments: &comps });
+        stamp(&mut r, &Stamp { id: "p", version_id: "v", last_updated: "t", project_id: "p1" });
+        set_compartments(&mut r, &comps);
         assert_eq!(r["id"], "p");
         assert_eq!(r["meta"]["versionId"], "v");
         assert_eq!(r["meta"]["tag"], json!([1]));
