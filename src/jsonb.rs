@@ -1,8 +1,12 @@
-//! `Document`: a jsonb argument or result as a `serde_json::Value`.
+//! jsonb arguments and results.
 //!
-//! pgrx's own `JsonB` panics (SQLSTATE XX000) on input serde cannot hold, such
-//! as nesting deeper than serde's recursion limit; a `Document` refuses it with
-//! 22023 and an OperationOutcome like every other bad input.
+//! `Document` is a jsonb as a `serde_json::Value`. pgrx's own `JsonB` panics
+//! (SQLSTATE XX000) on input serde cannot hold, such as nesting deeper than
+//! serde's recursion limit; a `Document` refuses it with 22023 and an
+//! OperationOutcome like every other bad input.
+//!
+//! `RawJsonb` is a jsonb passed through untouched: per-row functions that
+//! usually return their input do not pay for a conversion.
 
 use crate::errors::raise;
 use fhir_access_core::outcome::FhirError;
@@ -47,29 +51,62 @@ impl IntoDatum for Document {
     }
 }
 
-unsafe impl<'fcx> ArgAbi<'fcx> for Document {
-    unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
-        let index = arg.index();
-        unsafe { arg.unbox_arg_using_from_datum() }.unwrap_or_else(|| panic!("argument {index} must not be null"))
-    }
+/// A jsonb datum, unconverted.
+pub struct RawJsonb(pub pg_sys::Datum);
 
-    unsafe fn unbox_nullable_arg(arg: Arg<'_, 'fcx>) -> Nullable<Self> {
-        unsafe { arg.unbox_arg_using_from_datum() }.into()
+impl FromDatum for RawJsonb {
+    unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _: pg_sys::Oid) -> Option<Self> {
+        (!is_null).then_some(RawJsonb(datum))
     }
 }
 
-unsafe impl BoxRet for Document {
-    unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> Datum<'fcx> {
-        match self.into_datum() {
-            Some(datum) => unsafe { fcinfo.return_raw_datum(datum) },
-            None => fcinfo.return_null(),
+impl IntoDatum for RawJsonb {
+    fn into_datum(self) -> Option<pg_sys::Datum> {
+        Some(self.0)
+    }
+
+    fn type_oid() -> pg_sys::Oid {
+        pg_sys::JSONBOID
+    }
+}
+
+/// Both types cross the function boundary as jsonb through their FromDatum and IntoDatum.
+macro_rules! jsonb_abi {
+    ($t:ident) => {
+        unsafe impl<'fcx> ArgAbi<'fcx> for $t {
+            unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
+                let index = arg.index();
+                unsafe { arg.unbox_arg_using_from_datum() }.unwrap_or_else(|| panic!("argument {index} must not be null"))
+            }
+
+            unsafe fn unbox_nullable_arg(arg: Arg<'_, 'fcx>) -> Nullable<Self> {
+                unsafe { arg.unbox_arg_using_from_datum() }.into()
+            }
         }
-    }
+
+        unsafe impl BoxRet for $t {
+            unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> Datum<'fcx> {
+                match self.into_datum() {
+                    Some(datum) => unsafe { fcinfo.return_raw_datum(datum) },
+                    None => fcinfo.return_null(),
+                }
+            }
+        }
+
+        unsafe impl SqlTranslatable for $t {
+            const TYPE_IDENT: &'static str = pgrx::pgrx_resolved_type!($t);
+            const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
+            const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal("jsonb"));
+            const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Ok(ReturnsRef::One(SqlMappingRef::literal("jsonb")));
+        }
+    };
 }
 
-unsafe impl SqlTranslatable for Document {
-    const TYPE_IDENT: &'static str = pgrx::pgrx_resolved_type!(Document);
-    const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
-    const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal("jsonb"));
-    const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Ok(ReturnsRef::One(SqlMappingRef::literal("jsonb")));
+jsonb_abi!(Document);
+jsonb_abi!(RawJsonb);
+
+/// `content` without the top-level `keys`, by PostgreSQL's own jsonb operator.
+pub fn without_keys(content: RawJsonb, keys: Vec<String>) -> RawJsonb {
+    let keys = keys.into_datum().expect("an array is not null");
+    RawJsonb(unsafe { direct_function_call_as_datum(pg_sys::jsonb_delete_array, &[Some(content.0), Some(keys)]) }.expect("jsonb - text[] is not null"))
 }

@@ -12,6 +12,7 @@
 use crate::errors::OrRaise;
 use crate::storage::{self, Scope};
 use crate::versions;
+use crate::jsonb::{without_keys, Document, RawJsonb};
 use fhir_access_core::definitions;
 use fhir_access_core::outcome::{FhirError, Result};
 use fhir_access_core::fields;
@@ -569,14 +570,50 @@ fn _session_redacts() -> bool {
     }
 }
 
-/// Content as the session may see it, when it hides fields.
+/// Content as the session may see it, when it hides fields. Rows of types with
+/// nothing hidden come back untouched; top-level paths are removed by jsonb's
+/// own operator; only nested paths take a round trip through serde.
 #[pg_extern(stable, parallel_safe)]
-fn _redact(resource_type: &str, tokens: Array<&str>, content: crate::jsonb::Document) -> crate::jsonb::Document {
-    match &*caller() {
-        Caller::Client(m) => {
-            let tokens: Vec<&str> = tokens.iter().flatten().collect();
-            crate::jsonb::Document(m.redact(resource_type, &tokens, content.0))
-        }
-        _ => content,
+fn _redact(resource_type: &str, tokens: Array<&str>, content: RawJsonb) -> RawJsonb {
+    let Caller::Client(m) = &*caller() else { return content };
+    let entries: Vec<&Entry> = m.policy.entries_for(resource_type, Interaction::Read).collect();
+    let uniform = entries.windows(2).all(|w| w[0].hidden_fields == w[1].hidden_fields);
+    let hidden: &[String] = if uniform {
+        entries.first().map_or(&[], |e| &e.hidden_fields)
+    } else {
+        let tokens: Vec<&str> = tokens.iter().flatten().collect();
+        m.first_entry(Interaction::Read, resource_type, &tokens).map_or(&[], |e| &e.hidden_fields)
+    };
+    if hidden.is_empty() {
+        return content;
     }
+    match top_level_keys(resource_type, hidden) {
+        Some(keys) => without_keys(content, keys),
+        None => {
+            let mut value = unsafe { Document::from_datum(content.0, false) }.expect("content is not null").0;
+            for path in hidden {
+                fields::remove(&mut value, path);
+            }
+            RawJsonb(Document(value).into_datum().expect("a document is not null"))
+        }
+    }
+}
+
+/// The keys top-level hidden paths name (`value[x]` as every choice key of the
+/// type); `None` when a path is nested.
+fn top_level_keys(resource_type: &str, hidden: &[String]) -> Option<Vec<String>> {
+    let mut keys = Vec::new();
+    for path in hidden {
+        if path.contains('.') {
+            return None;
+        }
+        match path.strip_suffix("[x]") {
+            Some(base) => {
+                let suffixes = definitions::choice_types(resource_type, base)?;
+                keys.extend(suffixes.iter().map(|s| format!("{base}{s}")));
+            }
+            None => keys.push(path.clone()),
+        }
+    }
+    Some(keys)
 }
