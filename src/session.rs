@@ -48,6 +48,13 @@ pub struct Membership {
     arms: Vec<Arm>,
     /// Per interaction, the types some entry grants without conditions.
     open: HashMap<Interaction, HashSet<String>>,
+    /// The arms each prefilter token leads to, and the arms no token narrows:
+    /// a row need only be tested against the arms its own tokens reach
+    /// (a membership may hold a thousand instances of one policy).
+    arms_by_key: HashMap<String, Vec<usize>>,
+    unkeyed: Vec<usize>,
+    /// The effective policy as jsonb, built on first request.
+    policy_jsonb: std::cell::OnceCell<Vec<u8>>,
 }
 
 /// An entry's instance-level condition: its criteria and its (deprecated)
@@ -104,7 +111,26 @@ impl Membership {
                 (i, types)
             })
             .collect();
-        Ok(Membership { id: id.to_owned(), project_id, policy, arms, open })
+        let (mut arms_by_key, mut unkeyed) = (HashMap::<String, Vec<usize>>::new(), Vec::new());
+        for (i, arm) in arms.iter().enumerate() {
+            match arm.keys() {
+                Some(keys) if !arm.is_open() => keys.into_iter().for_each(|k| arms_by_key.entry(k).or_default().push(i)),
+                _ => unkeyed.push(i),
+            }
+        }
+        Ok(Membership { id: id.to_owned(), project_id, policy, arms, open, arms_by_key, unkeyed, policy_jsonb: Default::default() })
+    }
+
+    /// The effective policy as a jsonb datum (a fresh copy in the caller's memory).
+    fn policy_datum(&self) -> RawJsonb {
+        let bytes = self.policy_jsonb.get_or_init(|| {
+            let datum = Document(self.policy.to_json()).into_datum().expect("a document is not null");
+            let ptr = datum.cast_mut_ptr::<pg_sys::varlena>();
+            unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), pgrx::varlena::varsize_any(ptr)) }.to_vec()
+        });
+        let copy = unsafe { pg_sys::palloc(bytes.len()) }.cast::<u8>();
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), copy, bytes.len()) };
+        RawJsonb(pg_sys::Datum::from(copy))
     }
 
     /// True when some entry grants `interaction` on every resource of the type.
@@ -115,10 +141,14 @@ impl Membership {
     /// The first entry granting `interaction` that the resource satisfies:
     /// it decides whether the resource is admitted and supplies its fields.
     pub fn first_entry<'a>(&'a self, interaction: Interaction, resource_type: &'a str, tokens: &[&str]) -> Option<&'a Entry> {
-        self.policy
-            .indexed_entries_for(resource_type, interaction)
-            .find(|(i, _)| self.arms[*i].satisfied(resource_type, tokens))
-            .map(|(_, e)| e)
+        let mut candidates: Vec<usize> = self.unkeyed.clone();
+        candidates.extend(tokens.iter().filter_map(|t| self.arms_by_key.get(*t)).flatten());
+        candidates.sort_unstable();
+        candidates.dedup();
+        candidates
+            .into_iter()
+            .find(|&i| self.policy.grants(i, resource_type, interaction) && self.arms[i].satisfied(resource_type, tokens))
+            .map(|i| &self.policy.entries[i])
     }
 
     /// Whether entry `index`'s criteria and compartment admit the resource.
@@ -461,9 +491,9 @@ fn set_setting(value: &str, local: bool) {
     }
 }
 
-fn effective_policy_json(caller: &Caller) -> Option<pgrx::JsonB> {
+fn effective_policy_json(caller: &Caller) -> Option<RawJsonb> {
     match caller {
-        Caller::Client(m) => Some(pgrx::JsonB(m.policy.to_json())),
+        Caller::Client(m) => Some(m.policy_datum()),
         _ => None,
     }
 }
@@ -471,7 +501,7 @@ fn effective_policy_json(caller: &Caller) -> Option<pgrx::JsonB> {
 /// Acts as `membership` from now on (or until the transaction ends, with
 /// `local`), and returns its effective policy.
 #[pg_extern]
-fn set_membership(membership: &str, local: default!(bool, false)) -> Option<pgrx::JsonB> {
+fn set_membership(membership: &str, local: default!(bool, false)) -> Option<RawJsonb> {
     let id = membership_id(membership);
     let outer = outer_role();
     if !is_system(outer) {
@@ -503,7 +533,7 @@ fn current_membership() -> Option<String> {
 
 /// The session's effective AccessPolicy (what Medplum's `/auth/me` shows); NULL without a membership.
 #[pg_extern(stable)]
-fn effective_policy() -> Option<pgrx::JsonB> {
+fn effective_policy() -> Option<RawJsonb> {
     effective_policy_json(&caller())
 }
 

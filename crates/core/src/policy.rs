@@ -403,16 +403,21 @@ impl EffectivePolicy {
         resource_type: &'a str,
         interaction: Interaction,
     ) -> impl Iterator<Item = (usize, &'a Entry)> + 'a {
-        let protected = is_protected_type(resource_type);
-        self.entries.iter().enumerate().filter(move |(_, e)| {
-            let reachable = if protected {
-                // As Medplum: super admins only, through `*` as well.
-                self.super_admin && (e.resource_type == resource_type || e.resource_type == "*")
-            } else {
-                e.covers(resource_type)
-            };
-            reachable && e.interactions.contains(&interaction)
-        })
+        (0..self.entries.len())
+            .filter(move |&i| self.grants(i, resource_type, interaction))
+            .map(|i| (i, &self.entries[i]))
+    }
+
+    /// Whether entry `index` may grant `interaction` on `resource_type`.
+    pub fn grants(&self, index: usize, resource_type: &str, interaction: Interaction) -> bool {
+        let e = &self.entries[index];
+        let reachable = if is_protected_type(resource_type) {
+            // As Medplum: super admins only, through `*` as well.
+            self.super_admin && (e.resource_type == resource_type || e.resource_type == "*")
+        } else {
+            e.covers(resource_type)
+        };
+        reachable && e.interactions.contains(&interaction)
     }
 }
 
