@@ -39,27 +39,12 @@ for old in "$FHIR_ACCESS_CACHE/bench-data-$scale-"*; do    # other hashes of thi
 done
 if [ -f "$cache/.loaded" ] || [ -n "${BENCH_KEEP:-}" ]; then dir=$cache; else dir=$(mktemp -d /tmp/fhir_access_bench.XXXXXX); fi
 [ -f "$dir/.loaded" ] || { stop "$dir"; rm -rf "$dir"; mkdir -p "$dir"; }   # a load that did not finish
-chown postgres: "$dir"
 
 if [ ! -d "$dir/data" ]; then
-  runuser -u postgres -- "$bindir/initdb" -D "$dir/data" -U postgres -A trust --no-sync >/dev/null
-  cat >> "$dir/data/postgresql.conf" <<CONF
-listen_addresses = ''
-unix_socket_directories = '$dir'
-shared_preload_libraries = 'fhir_access'
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-shared_buffers = 4GB
-effective_cache_size = 16GB
-work_mem = 64MB
-maintenance_work_mem = 1GB
-max_wal_size = 8GB
-checkpoint_timeout = 30min
-jit = off
-max_parallel_workers_per_gather = 0
-random_page_cost = 1.1
-CONF
+  init_cluster "$dir" "$bindir" "fsync = off" "synchronous_commit = off" "full_page_writes = off" \
+    "shared_buffers = 4GB" "effective_cache_size = 16GB" "work_mem = 64MB" "maintenance_work_mem = 1GB" \
+    "max_wal_size = 8GB" "checkpoint_timeout = 30min" "jit = off" "max_parallel_workers_per_gather = 0" \
+    "random_page_cost = 1.1"
 fi
 if ! runuser -u postgres -- "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
   runuser -u postgres -- "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w start >/dev/null

@@ -22,13 +22,8 @@ demo=${FHIR_ACCESS_DEMO_DIR:-/var/lib/fhir_access/demo}
 if [ -f "$demo/data/postmaster.pid" ]; then
   runuser -u postgres -- "$bindir/pg_ctl" -D "$demo/data" -m fast -w stop >/dev/null
 fi
-rm -rf "$demo" && mkdir -p "$demo" && chown postgres: "$demo"
-runuser -u postgres -- "$bindir/initdb" -D "$demo/data" -U postgres -A trust >/dev/null
-cat >> "$demo/data/postgresql.conf" <<CONF
-listen_addresses = ''
-unix_socket_directories = '$demo'
-shared_preload_libraries = 'fhir_access'
-CONF
+rm -rf "$demo" && mkdir -p "$demo"
+init_cluster "$demo" "$bindir"
 runuser -u postgres -- "$bindir/pg_ctl" -D "$demo/data" -l "$demo/log" -w start >/dev/null
 "$bindir/createdb" -h "$demo" -U postgres fhir_demo
 

@@ -124,21 +124,24 @@ install_extension() {
   rm -f "$build_log"
 }
 
-# Starts a throw-away cluster owned by the postgres user, listening only on a
-# unix socket in its own directory. Prints the directory.
+# Initialises a cluster owned by the postgres user in DIR/data, listening only
+# on a unix socket in DIR, with fhir_access preloaded (so its settings exist
+# before any client connects); further arguments are postgresql.conf lines.
+init_cluster() {
+  local dir=$1 bindir=$2
+  shift 2
+  chown postgres: "$dir"
+  runuser -u postgres -- "$bindir/initdb" -D "$dir/data" -U postgres -A trust --no-sync >/dev/null
+  { printf "listen_addresses = ''\nunix_socket_directories = '%s'\nshared_preload_libraries = 'fhir_access'\n" "$dir"
+    printf '%s\n' "$@"; } >> "$dir/data/postgresql.conf"
+}
+
+# Starts a throw-away cluster for the tests. Prints its directory.
 start_cluster() {
   local pg_config=$1 bindir dir
   bindir=$("$pg_config" --bindir)
   dir=$(mktemp -d /tmp/fhir_access_pg.XXXXXX)
-  chown postgres: "$dir"
-  runuser -u postgres -- "$bindir/initdb" -D "$dir/data" -U postgres -A trust --no-sync >/dev/null
-  cat >> "$dir/data/postgresql.conf" <<CONF
-listen_addresses = ''
-unix_socket_directories = '$dir'
-shared_preload_libraries = 'fhir_access'
-fsync = off
-max_worker_processes = 8
-CONF
+  init_cluster "$dir" "$bindir" "fsync = off" "max_worker_processes = 8"
   runuser -u postgres -- "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w start >/dev/null
   echo "$dir"
 }

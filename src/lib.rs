@@ -26,6 +26,7 @@ pgrx::extension_sql_file!(
         session::_session_all_projects,
         session::_session_projects,
         session::_session_keys,
+        session::_session_open_types,
         session::_session_match
     ]
 );

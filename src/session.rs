@@ -12,7 +12,7 @@
 use crate::errors::OrRaise;
 use crate::storage::{self, Scope};
 use crate::versions;
-use crate::jsonb::{without_keys, Document, RawJsonb};
+use crate::jsonb::{without_keys, without_path, Document, RawJsonb};
 use fhir_access_core::definitions;
 use fhir_access_core::outcome::{FhirError, Result};
 use fhir_access_core::fields;
@@ -574,6 +574,16 @@ fn _session_keys(interaction_code: &str) -> Vec<String> {
     }
 }
 
+/// Types the session may use for `interaction` without conditions (all, for the system).
+#[pg_extern(stable, parallel_safe)]
+fn _session_open_types(interaction_code: &str) -> Vec<String> {
+    match &*caller() {
+        Caller::System => definitions::resource_types().map(str::to_owned).collect(),
+        Caller::Client(m) => m.open.get(&interaction(interaction_code)).into_iter().flatten().cloned().collect(),
+        Caller::Nobody(_) => Vec::new(),
+    }
+}
+
 /// The exact check: does some entry granting `interaction` admit this row?
 #[pg_extern(stable, parallel_safe)]
 fn _session_match(interaction_code: &str, resource_type: &str, tokens: Array<&str>) -> bool {
@@ -601,8 +611,8 @@ fn _session_redacts() -> bool {
 }
 
 /// Content as the session may see it, when it hides fields. Rows of types with
-/// nothing hidden come back untouched; top-level paths are removed by jsonb's
-/// own operator; only nested paths take a round trip through serde.
+/// nothing hidden come back untouched, and paths are removed by jsonb's own
+/// functions, never converting the document.
 #[pg_extern(stable, parallel_safe)]
 fn _redact(resource_type: &str, tokens: Array<&str>, content: RawJsonb) -> RawJsonb {
     let Caller::Client(m) = &*caller() else { return content };
@@ -620,11 +630,13 @@ fn _redact(resource_type: &str, tokens: Array<&str>, content: RawJsonb) -> RawJs
     match top_level_keys(resource_type, hidden) {
         Some(keys) => without_keys(content, keys),
         None => {
-            let mut value = unsafe { Document::from_datum(content.0, false) }.expect("content is not null").0;
-            for path in hidden {
-                fields::remove(&mut value, path);
-            }
-            RawJsonb(Document(value).into_datum().expect("a document is not null"))
+            let choices = |segment: &str| {
+                let base = segment.trim_end_matches("[x]");
+                definitions::choice_types(resource_type, base)
+                    .map(|suffixes| suffixes.iter().map(|s| format!("{base}{s}")).collect())
+                    .unwrap_or_default()
+            };
+            hidden.iter().fold(content, |doc, path| without_path(doc, path, &choices))
         }
     }
 }
