@@ -5,7 +5,9 @@
 -- Owned by fhir_reader, so row-level security on fhir.resource applies to
 -- every reader, the system included (its policies admit the system). Hidden
 -- fields are removed from content before any filter of the caller sees it.
-CREATE VIEW fhir.resources AS
+-- A security barrier: a caller's non-leakproof function never sees a deleted
+-- row; leakproof conditions (the token operators) still reach the index.
+CREATE VIEW fhir.resources WITH (security_barrier) AS
 SELECT resource_type, id, version_id, last_updated, project_id,
        CASE WHEN (SELECT fhir._session_redacts()) THEN fhir._redact(resource_type, tokens, content) ELSE content END AS content
 FROM fhir.resource

@@ -30,3 +30,6 @@ SELECT t.throws($$ INSERT INTO fhir.resources (content) VALUES ('{"resourceType"
 DELETE FROM fhir.resources WHERE resource_type = 'Observation' AND id = :'obs';
 SELECT t.throws(format($$ SELECT fhir.read('Observation', '%s') $$, :'obs'), 'P0002', 'DELETE through the view deletes the resource', 'Gone%');
 SELECT t.is((SELECT count(*) FROM fhir.resources WHERE id = :'obs'), 0::bigint, 'the view hides deleted resources');
+
+SELECT t.ok((SELECT reloptions::text LIKE '%security_barrier=true%' FROM pg_class WHERE oid = 'fhir.resources'::regclass),
+            'the view is a security barrier: caller functions never see deleted rows');
