@@ -39,11 +39,16 @@ impl FromDatum for Document {
     }
 }
 
+/// A jsonb datum of `value`, which stays the caller's.
+pub fn to_datum(value: &Value) -> pg_sys::Datum {
+    // serde_json escapes control characters, so the text has no NUL byte.
+    let text = CString::new(value.to_string()).expect("serialized JSON has no NUL byte");
+    unsafe { direct_function_call_as_datum(pg_sys::jsonb_in, &[Some(text.as_ptr().into())]) }.expect("jsonb_in of JSON is not null")
+}
+
 impl IntoDatum for Document {
     fn into_datum(self) -> Option<pg_sys::Datum> {
-        // serde_json escapes control characters, so the text has no NUL byte.
-        let text = CString::new(self.0.to_string()).expect("serialized JSON has no NUL byte");
-        unsafe { direct_function_call_as_datum(pg_sys::jsonb_in, &[Some(text.as_ptr().into())]) }
+        Some(to_datum(&self.0))
     }
 
     fn type_oid() -> pg_sys::Oid {

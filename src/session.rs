@@ -48,6 +48,8 @@ pub struct Membership {
     arms: Vec<Arm>,
     /// Per interaction, the types some entry grants without conditions.
     open: HashMap<Interaction, HashSet<String>>,
+    /// Per interaction, the row-level security keys (see `row_keys`).
+    keys: HashMap<Interaction, Vec<String>>,
     /// The arms each prefilter token leads to, and the arms no token narrows:
     /// a row need only be tested against the arms its own tokens reach
     /// (a membership may hold a thousand instances of one policy).
@@ -101,7 +103,7 @@ impl Arm {
 impl Membership {
     fn new(id: &str, project_id: String, policy: EffectivePolicy) -> Result<Membership> {
         let arms: Vec<Arm> = policy.entries.iter().map(Arm::compile).collect::<Result<_>>()?;
-        let open = Interaction::ALL
+        let open: HashMap<Interaction, HashSet<String>> = Interaction::ALL
             .into_iter()
             .map(|i| {
                 let types = definitions::resource_types()
@@ -118,7 +120,8 @@ impl Membership {
                 _ => unkeyed.push(i),
             }
         }
-        Ok(Membership { id: id.to_owned(), project_id, policy, arms, open, arms_by_key, unkeyed, policy_jsonb: Default::default() })
+        let keys = Interaction::ALL.into_iter().map(|i| (i, row_keys(&policy, &arms, &open[&i], i))).collect();
+        Ok(Membership { id: id.to_owned(), project_id, policy, arms, open, keys, arms_by_key, unkeyed, policy_jsonb: Default::default() })
     }
 
     /// The effective policy as a jsonb datum (a fresh copy in the caller's memory).
@@ -264,32 +267,29 @@ impl Membership {
         content
     }
 
-    /// Types with a conditional entry no index narrows: their rows are found by type.
-    fn scan_types(&self, interaction: Interaction) -> impl Iterator<Item = &'static str> + '_ {
-        definitions::resource_types().filter(move |t| {
-            self.policy.indexed_entries_for(t, interaction).any(|(i, _)| !self.arms[i].is_open() && self.arms[i].keys().is_none())
-        })
-    }
+}
 
-    /// Tokens one of which every row the session may use for `interaction`
-    /// carries: `_type=<Type>` for types granted outright and for types whose
-    /// conditions no index narrows, and the conditional entries' prefilter keys.
-    fn keys(&self, interaction: Interaction) -> Vec<String> {
-        let mut keys: Vec<String> = self.open.get(&interaction).into_iter().flatten().map(|t| versions::type_token(t)).collect();
-        keys.extend(self.scan_types(interaction).map(versions::type_token));
-        keys.extend(
-            self.policy
-                .entries
-                .iter()
-                .zip(&self.arms)
-                .filter(|(e, arm)| e.interactions.contains(&interaction) && !arm.is_open())
-                .filter_map(|(_, arm)| arm.keys())
-                .flatten(),
-        );
-        keys.sort();
-        keys.dedup();
-        keys
-    }
+/// Tokens one of which every row a membership may use for `interaction`
+/// carries: `_type=<Type>` for types granted outright and for types whose
+/// conditions no index narrows, and the conditional entries' prefilter keys.
+/// Fixed once the membership is compiled.
+fn row_keys(policy: &EffectivePolicy, arms: &[Arm], open: &HashSet<String>, interaction: Interaction) -> Vec<String> {
+    let unindexed = definitions::resource_types().filter(|t| {
+        policy.indexed_entries_for(t, interaction).any(|(i, _)| !arms[i].is_open() && arms[i].keys().is_none())
+    });
+    let mut keys: Vec<String> = open.iter().map(|t| versions::type_token(t)).chain(unindexed.map(versions::type_token)).collect();
+    keys.extend(
+        policy
+            .entries
+            .iter()
+            .zip(arms)
+            .filter(|(e, arm)| e.interactions.contains(&interaction) && !arm.is_open())
+            .filter_map(|(_, arm)| arm.keys())
+            .flatten(),
+    );
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 pub enum Caller {
@@ -400,25 +400,29 @@ fn role_name(role: pg_sys::Oid) -> String {
 }
 
 fn resolve_caller(outer: pg_sys::Oid, setting: &str) -> Caller {
-    let Some(gateway) = storage::client(outer) else {
-        return Caller::Nobody(format!("{} is not a fhir_access client (see fhir.grant_client)", role_name(outer)));
-    };
-    let id = if setting.is_empty() {
-        match storage::bound_memberships(outer).as_slice() {
-            [only] => only.clone(),
-            [] => return Caller::Nobody("No membership: call fhir.set_membership".into()),
-            _ => return Caller::Nobody("Several memberships are bound to this role: call fhir.set_membership".into()),
-        }
-    } else {
-        if !gateway && !storage::is_bound(outer, setting) {
-            return Caller::Nobody(format!("ProjectMembership/{setting} is not bound to {}", role_name(outer)));
-        }
-        setting.to_owned()
-    };
-    match load_membership(&id) {
+    match client_membership(outer, setting).and_then(|id| load_membership(&id)) {
         Ok(m) => Caller::Client(m),
         Err(e) => Caller::Nobody(e.message),
     }
+}
+
+/// The membership a client role acts as: `requested`, if the role is a
+/// gateway or the membership is bound to it; without a request, the one
+/// membership bound to it. Anything else is refused (403).
+fn client_membership(outer: pg_sys::Oid, requested: &str) -> Result<String> {
+    let gateway = storage::client(outer)
+        .ok_or_else(|| FhirError::forbidden(format!("{} is not a fhir_access client (see fhir.grant_client)", role_name(outer))))?;
+    if requested.is_empty() {
+        return match storage::bound_memberships(outer).as_slice() {
+            [only] => Ok(only.clone()),
+            [] => Err(FhirError::forbidden("No membership: call fhir.set_membership")),
+            _ => Err(FhirError::forbidden("Several memberships are bound to this role: call fhir.set_membership")),
+        };
+    }
+    if !gateway && !storage::is_bound(outer, requested) {
+        return Err(FhirError::forbidden(format!("ProjectMembership/{requested} is not bound to {}", role_name(outer))));
+    }
+    Ok(requested.to_owned())
 }
 
 thread_local! {
@@ -505,12 +509,7 @@ fn set_membership(membership: &str, local: default!(bool, false)) -> Option<RawJ
     let id = membership_id(membership);
     let outer = outer_role();
     if !is_system(outer) {
-        let gateway = storage::client(outer).ok_or_else(|| {
-            FhirError::forbidden(format!("{} is not a fhir_access client (see fhir.grant_client)", role_name(outer)))
-        });
-        if !gateway.or_raise() && !storage::is_bound(outer, id) {
-            Err::<(), _>(FhirError::forbidden(format!("ProjectMembership/{id} is not bound to {}", role_name(outer)))).or_raise();
-        }
+        client_membership(outer, id).or_raise();
     }
     let loaded = load_membership(id).or_raise();
     set_setting(id, local);
@@ -569,7 +568,7 @@ fn _session_projects() -> Vec<String> {
 fn _session_keys(interaction_code: &str) -> Vec<String> {
     match &*caller() {
         Caller::System => definitions::resource_types().map(versions::type_token).collect(),
-        Caller::Client(m) => m.keys(interaction(interaction_code)),
+        Caller::Client(m) => m.keys[&interaction(interaction_code)].clone(),
         Caller::Nobody(_) => Vec::new(),
     }
 }

@@ -8,7 +8,7 @@
 //! client's reads go through it, so the functions and plain SQL on the view see
 //! the same rows.
 
-use crate::jsonb::Document;
+use crate::jsonb::{to_datum, Document, RawJsonb};
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiResult, SpiTupleTable};
@@ -193,7 +193,7 @@ pub struct NewVersion<'a> {
     pub last_updated: &'a str,
     pub deleted: bool,
     pub tokens: Vec<String>,
-    pub content: Value,
+    pub content: &'a Value,
 }
 
 /// Writes a version: the current row (inserted for the first version,
@@ -207,7 +207,7 @@ pub fn write(version: NewVersion, first: bool) {
         version.last_updated.into(),
         version.deleted.into(),
         version.tokens.into(),
-        Document(version.content).into(),
+        RawJsonb(to_datum(version.content)).into(),
     ];
     run(if first { &INSERT_VERSION } else { &UPDATE_VERSION }, &args, |_| Ok(()))
 }

@@ -89,7 +89,7 @@ pub fn store(resource_type: &str, project_id: &str, version: &Version, first: bo
             last_updated: meta["lastUpdated"].as_str().expect("stamped"),
             deleted,
             tokens: version.tokens.clone(),
-            content: version.content.clone(),
+            content: &version.content,
         },
         first,
     );
