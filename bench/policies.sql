@@ -16,7 +16,7 @@ BEGIN
     END IF;
 END
 $$;
-SELECT fhir.grant_client('bench_gateway', gateway => true) \g /dev/null
+SELECT fhir.grant_client('bench_gateway', gateway => true, session_scope => true) \g /dev/null
 
 -- The bench patient, the organization the practitioners work for, and a name
 -- prefix that matches some of that organization's patients (Patient/p1's family).

@@ -36,4 +36,4 @@ SELECT fhir.create('{"resourceType": "ProjectMembership", "id": "ann-portal", "p
 -- An app server's role: a gateway may act as any membership.
 DROP ROLE IF EXISTS demo_app;
 CREATE ROLE demo_app LOGIN;
-SELECT fhir.grant_client('demo_app', gateway => true);
+SELECT fhir.grant_client('demo_app', gateway => true, session_scope => true);

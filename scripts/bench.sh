@@ -15,7 +15,7 @@
 # and install script), so a stale cache is never reused. Measurements run in a
 # copy of the loaded database, so the cache stays as loaded.
 source "$(dirname "$0")/env.sh"
-require_root
+require_root "$@"
 install_packages
 pg_config=$(pg_config_for 15)
 if [ "${BENCH_BUILD:-1}" != 0 ]; then

@@ -6,7 +6,7 @@
 #   sudo scripts/demo.sh
 #   psql -h /var/lib/fhir_access/demo -U postgres fhir_demo    # afterwards
 source "$(dirname "$0")/env.sh"
-require_root
+require_root "$@"
 install_packages
 if ! command -v cargo >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/cargo" ]; then
   log "installing Rust with rustup"

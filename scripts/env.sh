@@ -11,12 +11,14 @@ export FHIR_ACCESS_CACHE REPO_ROOT
 mkdir -p "$FHIR_ACCESS_CACHE"
 
 log() { printf '\n== %s\n' "$*" >&2; }
+die() { printf '\nerror: %s\n' "$*" >&2; exit 1; }
 
+# Runs the calling script as root: directly when root already (a fresh Debian
+# machine has no sudo), through sudo otherwise.
 require_root() {
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "run as root (PostgreSQL packages, builds and the postgres user are managed here)" >&2
-    exit 1
-  fi
+  [ "$(id -u)" -eq 0 ] && return 0
+  command -v sudo >/dev/null 2>&1 || die "run as root (PostgreSQL packages, builds and the postgres user are managed here)"
+  exec sudo --preserve-env=FHIR_ACCESS_CACHE,PG_VERSIONS,SQL_ONLY,BENCH_SCALE,CI bash "$0" "$@"
 }
 
 # Debian packages: PostgreSQL 15 from bookworm, the toolchain pgrx's bindgen
@@ -59,38 +61,67 @@ install_cargo_pgrx() {
   export PATH="$root/bin:$PATH"
 }
 
-# Adds deb-src entries for a newer Debian suite, reusing the URI the machine's
-# own apt sources use (never a hard-coded archive host).
-add_source_suite() {
-  local suite=$1 file=/etc/apt/sources.list.d/fhir-access-src-$1.sources uri
-  [ -f "$file" ] && return 0
+# PostgreSQL sources built here, pinned to versions whose files the Debian
+# pool serves (an index can list a newer version whose files are gone) and
+# verified by the SHA-256 that Debian's .dsc records for the orig tarball.
+#   major  Debian source package  upstream  sha256 of the orig tarball
+PG_PINS=(
+  "17 postgresql-17 17.11 dd27f2b3c59e73ed14aa3324901242bf69a032a6347805f274e6260322d42979"
+  "18 postgresql-18 18.6 555610c24d53e4316da5b7d3fc25c279d96856d5e0e23ee308c328c5fa881d9f"
+)
+
+# The Debian archive URI of the machine's own apt sources (never a hard-coded host).
+debian_archive_uri() {
+  local uri
   uri=$(grep -h '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | grep -v security | head -n1)
-  [ -n "$uri" ] || uri=$(grep -h '^deb ' /etc/apt/sources.list 2>/dev/null | awk '{print $2}' | head -n1)
-  [ -n "$uri" ] || { echo "no Debian apt source found to copy" >&2; exit 1; }
-  printf 'Types: deb-src\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
-    "$uri" "$suite" > "$file"
-  apt-get update -qq
+  [ -n "$uri" ] || uri=$(grep -h '^deb ' /etc/apt/sources.list 2>/dev/null | awk '{print $2}' | grep -v security | head -n1)
+  [ -n "$uri" ] || die "no Debian apt source found in /etc/apt/sources.list{,.d} to fetch PostgreSQL sources from"
+  echo "${uri%/}"
 }
 
-# Builds PostgreSQL MAJOR from the Debian source package of SUITE into
-# $FHIR_ACCESS_CACHE/pg/MAJOR-<upstream version>, keyed by that version.
+# Fetches and verifies the pinned orig tarball of MAJOR into the cache; prints its path.
+fetch_postgres_source() {
+  local major=$1 pin package upstream sha file url
+  for pin in "${PG_PINS[@]}"; do
+    read -r m package upstream sha <<<"$pin"
+    [ "$m" = "$major" ] && break
+    package=
+  done
+  [ -n "$package" ] || die "no pinned source for PostgreSQL $major"
+  mkdir -p "$FHIR_ACCESS_CACHE/src"
+  file="$FHIR_ACCESS_CACHE/src/${package}_$upstream.orig.tar.bz2"
+  if ! echo "$sha  $file" | sha256sum -c --status 2>/dev/null; then
+    url="$(debian_archive_uri)/pool/main/p/$package/${package}_$upstream.orig.tar.bz2"
+    log "downloading PostgreSQL $upstream source ($url)"
+    curl -sSfL --retry 3 -o "$file.part" "$url" || { rm -f "$file.part"; die "could not download $url"; }
+    echo "$sha  $file.part" | sha256sum -c --status \
+      || { rm -f "$file.part"; die "$url does not have the pinned SHA-256 $sha"; }
+    mv "$file.part" "$file"
+  fi
+  echo "$upstream $file"
+}
+
+# Builds pinned PostgreSQL MAJOR into $FHIR_ACCESS_CACHE/pg/MAJOR-<upstream>,
+# keyed by that version; a build that stops half-way leaves no cache entry.
 build_postgres() {
-  local major=$1 suite=$2 version upstream prefix work
-  add_source_suite "$suite"
-  version=$(apt-cache showsrc "postgresql-$major" | awk '/^Version:/{print $2}' | sort -V | tail -n1)
-  [ -n "$version" ] || { echo "no source package postgresql-$major in $suite" >&2; exit 1; }
-  upstream=${version%%-*}
+  local major=$1 upstream file prefix work
+  read -r upstream file < <(fetch_postgres_source "$major") || exit 1
+  [ -n "$file" ] || exit 1
   prefix="$FHIR_ACCESS_CACHE/pg/$major-$upstream"
   if [ ! -f "$prefix/.complete" ]; then
-    log "building PostgreSQL $upstream from source (a few minutes, once)"
-    work=$(mktemp -d) && chmod 755 "$work"
-    (cd "$work" && apt-get source -qq --download-only "postgresql-$major=$version" >/dev/null \
-      && tar xf postgresql-"$major"_"$upstream".orig.tar.* \
-      && cd postgresql-"$upstream" \
-      && ./configure -q --prefix="$prefix" --without-icu >/dev/null \
-      && make -s -j"$(nproc)" >/dev/null 2>&1 \
-      && make -s install >/dev/null)
+    log "building PostgreSQL $upstream from source (about 5 minutes, once)"
+    rm -rf "$prefix"
+    work=$(mktemp -d)
+    if ! (cd "$work" && tar xf "$file" && cd "postgresql-$upstream" \
+          && ./configure -q --prefix="$prefix" --without-icu >"$work/build.log" 2>&1 \
+          && make -s -j"$(nproc)" >>"$work/build.log" 2>&1 \
+          && make -s install >>"$work/build.log" 2>&1); then
+      tail -n 30 "$work/build.log" >&2 || true
+      rm -rf "$work" "$prefix"
+      die "building PostgreSQL $upstream failed (log above)"
+    fi
     rm -rf "$work"
+    [ -x "$prefix/bin/pg_config" ] || die "PostgreSQL $upstream built without $prefix/bin/pg_config"
     touch "$prefix/.complete"
   fi
   echo "$prefix/bin/pg_config"
@@ -100,8 +131,8 @@ build_postgres() {
 pg_config_for() {
   case $1 in
     15) echo /usr/lib/postgresql/15/bin/pg_config ;;
-    17) build_postgres 17 trixie ;;
-    18) build_postgres 18 sid ;;
+    17) build_postgres 17 ;;
+    18) build_postgres 18 ;;
     *) echo "unsupported PostgreSQL major $1 (15, 17 or 18)" >&2; exit 1 ;;
   esac
 }
@@ -113,6 +144,7 @@ export PGRX_HOME=${PGRX_HOME:-$FHIR_ACCESS_CACHE/pgrx-home}
 # Registers the pg_config with cargo-pgrx and installs the extension into it.
 install_extension() {
   local major=$1 pg_config=$2 profile=${3:-debug}
+  [ -x "$pg_config" ] || die "no pg_config at $pg_config for PostgreSQL $major"
   mkdir -p "$PGRX_HOME"
   cargo pgrx init "--pg$major" "$pg_config" >/dev/null
   log "building and installing fhir_access into PostgreSQL $major ($profile)"

@@ -7,7 +7,7 @@
 #   sudo scripts/test.sh                  # everything
 #   PG_VERSIONS=15 SQL_ONLY=1 scripts/test.sh view   # one version, SQL files matching "view"
 source "$(dirname "$0")/env.sh"
-require_root
+require_root "$@"
 install_packages
 install_cargo_pgrx
 
@@ -38,6 +38,7 @@ for major in ${PG_VERSIONS:-15 17 18}; do
   trap 'stop_cluster "$pg_config" "$cluster"' EXIT
   bindir=$("$pg_config" --bindir)
   log "SQL specification on PostgreSQL $("$pg_config" --version | awk '{print $2}')"
+  shopt -s nullglob
   for file in "$REPO_ROOT"/tests/sql/*"$filter"*.sql; do
     name=$(basename "$file" .sql)
     db="t_$name"
@@ -59,6 +60,24 @@ for major in ${PG_VERSIONS:-15 17 18}; do
   done
   stop_cluster "$pg_config" "$cluster"
   trap - EXIT
+  # Operations that need clusters of their own (tests/ops).
+  if [ -z "$filter" ] || [[ ops == *"$filter"* ]]; then
+    for ops in "$REPO_ROOT"/tests/ops/*.sh; do
+      name=$(basename "$ops" .sh)
+      out=$(bash "$ops" "$pg_config" 2>&1) && status=0 || status=$?
+      ok=$(grep -c '^ok - ' <<<"$out" || true)
+      bad=$(grep -c '^not ok - ' <<<"$out" || true)
+      if [ "$status" -ne 0 ]; then
+        bad=$((bad + 1)); failures+=("pg$major ops/$name: stopped by an error")
+        printf '%s\n' "$out" | grep -v '^ok - ' | tail -n 15 | sed "s/^/  pg$major ops\/$name: /"
+      elif [ "$bad" -gt 0 ]; then
+        failures+=("pg$major ops/$name")
+        printf '%s\n' "$out" | grep -v '^ok - ' | sed "s/^/  pg$major ops\/$name: /"
+      fi
+      printf '  pg%s %-28s %3d ok %3d not ok\n' "$major" "ops/$name" "$ok" "$bad"
+      passed=$((passed + ok)); failed=$((failed + bad))
+    done
+  fi
 done
 
 if [ ${#failures[@]} -gt 0 ]; then

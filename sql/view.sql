@@ -9,14 +9,15 @@
 -- row; leakproof conditions (the token operators) still reach the index.
 CREATE VIEW fhir.resources WITH (security_barrier) AS
 SELECT resource_type, id, version_id, last_updated, project_id,
-       CASE WHEN (SELECT fhir._session_redacts()) THEN fhir._redact(resource_type, tokens, content) ELSE content END AS content
+       CASE WHEN (SELECT fhir._session_redacts((SELECT fhir._session())))
+            THEN fhir._redact((SELECT fhir._session()), resource_type, tokens, content) ELSE content END AS content
 FROM fhir.resource
 WHERE NOT deleted;
 
 ALTER VIEW fhir.resources OWNER TO fhir_reader;
 
 CREATE FUNCTION fhir.resources_write() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     stored jsonb;
 BEGIN

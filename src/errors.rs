@@ -21,6 +21,12 @@ pub fn raise(err: FhirError) -> ! {
     unreachable!("ERROR does not return")
 }
 
+/// An ERROR that is not a FHIR interaction's (no OperationOutcome), with a hint.
+pub fn raise_with(code: PgSqlErrorCode, message: &'static str, hint: &'static str) -> ! {
+    ErrorReport::new(code, message, "fhir_access").set_hint(hint).report(PgLogLevel::ERROR);
+    unreachable!("ERROR does not return")
+}
+
 /// `result.or_raise()` unwraps or raises the error as a PostgreSQL ERROR.
 pub trait OrRaise<T> {
     fn or_raise(self) -> T;

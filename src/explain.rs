@@ -46,7 +46,7 @@ fn explain(resource_type: &str, id: &str, interaction_code: &str) -> Result<Valu
             out["allowed"] = json!(false);
             out["reason"] = json!(why);
         }
-        Caller::Client(m) => explain_membership(m, resource_type, interaction, row.as_ref(), &mut out),
+        Caller::Member(m) => explain_membership(m, resource_type, interaction, row.as_ref(), &mut out),
     }
     Ok(out)
 }

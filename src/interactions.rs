@@ -70,14 +70,14 @@ pub fn create_resource(caller: &Caller, mut resource: Value) -> Result<Value> {
     };
     if let Some(m) = membership.filter(|m| m.protects_fields(Interaction::Create, &resource_type)) {
         // Hidden and read-only fields cannot be written; the entry is chosen by the input.
-        let submitted = versions::build(&id, &project_id, resource.clone(), None, Accounts::Given(Vec::new()))?;
+        let submitted = versions::build(&id, &project_id, resource.clone(), None, Accounts::Given(Vec::new()), None)?;
         for path in m.protected_fields(Interaction::Create, &resource_type, &submitted.tokens) {
             fields::remove(&mut resource, &path);
         }
     }
     check_references(&resource_type, &resource, &project_id)?;
     let accounts = accounts_for_write(membership, &resource_type, &resource, None);
-    let version = versions::build(&id, &project_id, resource, None, accounts)?;
+    let version = versions::build(&id, &project_id, resource, None, accounts, author(membership).as_deref())?;
     if let Some(m) = membership {
         m.authorize_write(Interaction::Create, &resource_type, &version.tokens, None, &version.content)?;
     }
@@ -167,7 +167,7 @@ fn delete_resource(resource_type: &str, id: &str) -> Result<()> {
     let current = storage::current_for_update(resource_type, id).ok_or_else(|| FhirError::not_found(resource_type, id))?;
     if !current.deleted {
         let accounts = Accounts::Given(resource::accounts(&current.content));
-        let tombstone = versions::build(id, &current.project_id, current.content.clone(), Some(&current), accounts)?;
+        let tombstone = versions::build(id, &current.project_id, current.content.clone(), Some(&current), accounts, author(membership).as_deref())?;
         versions::store(resource_type, &current.project_id, &tombstone, false, true);
     }
     Ok(())
@@ -218,7 +218,7 @@ fn save_changes(m: Option<&Membership>, resource_type: &str, id: &str, current: 
     }
     check_references(resource_type, &candidate, &current.project_id)?;
     let accounts = accounts_for_write(m, resource_type, &candidate, Some(current));
-    let version = versions::build(id, &current.project_id, candidate, Some(current), accounts)?;
+    let version = versions::build(id, &current.project_id, candidate, Some(current), accounts, author(m).as_deref())?;
     if resource::same_content(&current.content, &version.content) {
         return Ok(redact(m, resource_type, &current.tokens, current.content.clone()));
     }
@@ -249,6 +249,13 @@ fn accounts_for_write(m: Option<&Membership>, resource_type: &str, submitted: &V
         return Accounts::Given(own);
     }
     Accounts::Inherited(own)
+}
+
+/// `meta.author` of a client's write: its profile (Medplum's rule), or its
+/// membership when it has none; whatever the client sent is replaced. The
+/// system's writes keep the author it supplies.
+fn author(m: Option<&Membership>) -> Option<String> {
+    m.map(|m| m.policy.profile.clone().unwrap_or_else(|| format!("ProjectMembership/{}", m.id)))
 }
 
 /// Removes the hiddenFields that apply to the caller.

@@ -21,8 +21,8 @@ fn invite_member(project_id: &str, invite: &Value) -> Result<Value> {
     // The system and the project's own admins invite.
     match &*session::caller() {
         Caller::System => {}
-        Caller::Client(m) if m.policy.admin && m.project_id == project_id => {}
-        Caller::Client(_) => return Err(FhirError::forbidden("Only project admins invite members")),
+        Caller::Member(m) if m.policy.admin && m.project_id == project_id => {}
+        Caller::Member(_) => return Err(FhirError::forbidden("Only project admins invite members")),
         Caller::Nobody(why) => return Err(FhirError::forbidden(why.clone())),
     }
     let profile_type = invite["resourceType"].as_str().unwrap_or("Practitioner");

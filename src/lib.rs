@@ -5,6 +5,7 @@
 //! membership, the SQL functions of API.md, and errors raised with API.md's
 //! SQLSTATEs.
 
+mod drop_guard;
 mod errors;
 mod evaluate;
 mod explain;
@@ -23,6 +24,7 @@ pgrx::extension_sql_file!(
     "../sql/access.sql",
     name = "access",
     requires = [
+        session::_session,
         session::_session_all_projects,
         session::_session_projects,
         session::_session_keys,
@@ -32,6 +34,7 @@ pgrx::extension_sql_file!(
 );
 pgrx::extension_sql_file!("../sql/clients.sql", name = "clients", requires = ["access"]);
 pgrx::extension_sql_file!("../sql/view.sql", name = "view", finalize);
+pgrx::extension_sql_file!("../sql/drop_guard.sql", name = "drop_guard", requires = ["access"]);
 pgrx::extension_sql_file!("../sql/search.sql", name = "search", requires = ["access", search::_search_sql]);
 
 #[pgrx::pg_guard]

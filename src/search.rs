@@ -62,7 +62,8 @@ fn build_sql(resource_type: &str, query: &str) -> Result<String> {
             .is_some_and(|p| hidden.iter().any(|h| fields::expression_touches(&p.expression, resource_type, h)))
     };
     let q = compiled(resource_type, query)?;
-    const CONTENT: &str = "CASE WHEN (SELECT fhir._session_redacts()) THEN fhir._redact(r.resource_type, r.tokens, r.content) ELSE r.content END";
+    const CONTENT: &str = "CASE WHEN (SELECT fhir._session_redacts((SELECT fhir._session()))) \
+        THEN fhir._redact((SELECT fhir._session()), r.resource_type, r.tokens, r.content) ELSE r.content END";
     let mut sql = format!("SELECT {CONTENT} FROM fhir.resource r WHERE r.resource_type = $1 AND NOT r.deleted");
     if q.criteria.params.iter().any(|p| touches_hidden(&p.code)) {
         // A parameter over a hidden field filters what the session sees, the
@@ -76,7 +77,7 @@ fn build_sql(resource_type: &str, query: &str) -> Result<String> {
             sql.push_str(" AND fhir._query_match($1, $2, r.tokens)");
         }
     }
-    sql.push_str(" AND fhir._session_match('search', r.resource_type, r.tokens)");
+    sql.push_str(" AND fhir._session_match((SELECT fhir._session()), 'search', r.resource_type, r.tokens)");
     let (order, limit, offset) = controls(&q.criteria.control, &touches_hidden)?;
     sql.push_str(&order);
     if let Some(n) = limit {

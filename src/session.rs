@@ -295,7 +295,7 @@ fn row_keys(policy: &EffectivePolicy, arms: &[Arm], open: &HashSet<String>, inte
 pub enum Caller {
     /// A superuser or a BYPASSRLS role: sees and writes everything.
     System,
-    Client(Rc<Membership>),
+    Member(Rc<Membership>),
     /// A role that is not a client, or a client without a usable membership.
     Nobody(String),
 }
@@ -305,7 +305,7 @@ impl Caller {
     pub fn membership(&self) -> Result<Option<&Membership>> {
         match self {
             Caller::System => Ok(None),
-            Caller::Client(m) => Ok(Some(m)),
+            Caller::Member(m) => Ok(Some(m)),
             Caller::Nobody(why) => Err(FhirError::forbidden(why.clone())),
         }
     }
@@ -334,6 +334,7 @@ struct Cached {
     outer: pg_sys::Oid,
     setting: String,
     version: i64,
+    handle: String,
     caller: Rc<Caller>,
 }
 
@@ -346,10 +347,12 @@ thread_local! {
 /// The role behind this call, as set by login or `SET ROLE`; unaffected by
 /// SECURITY DEFINER functions and by our own switches to fhir_reader.
 fn outer_role() -> pg_sys::Oid {
+    // SAFETY: reads a backend global.
     unsafe { pg_sys::GetOuterUserId() }
 }
 
 fn is_system(role: pg_sys::Oid) -> bool {
+    // SAFETY: catalog lookups by OID; a missing role is neither.
     unsafe { pg_sys::superuser_arg(role) || pg_sys::has_bypassrls_privilege(role) }
 }
 
@@ -359,6 +362,7 @@ fn setting() -> String {
 
 /// The access version, read once per statement.
 fn access_version() -> i64 {
+    // SAFETY: both read backend globals.
     let now = unsafe { (pg_sys::GetCurrentTransactionStartTimestamp(), pg_sys::GetCurrentStatementStartTimestamp()) };
     if let Some((x, s, v)) = VERSION_SEEN.with(|c| *c.borrow()) {
         if (x, s) == now {
@@ -375,24 +379,165 @@ pub fn invalidate() {
     CACHED.with(|c| *c.borrow_mut() = None);
     VERSION_SEEN.with(|c| *c.borrow_mut() = None);
     COMPILED.with(|c| c.borrow_mut().clear());
+    RESOLVED.with(|c| c.borrow_mut().clear());
 }
 
-/// The caller of the current statement.
+/// The caller of the current statement. The statement (or the cursor) that
+/// asks keeps this snapshot alive, so that no other membership can be set
+/// while it runs (see `register`).
 pub fn caller() -> Rc<Caller> {
+    let (handle, caller) = current();
+    register(handle, &caller);
+    caller
+}
+
+/// The caller the session's role and setting give now, and its handle.
+fn current() -> (String, Rc<Caller>) {
     let outer = outer_role();
     if is_system(outer) {
-        return Rc::new(Caller::System);
+        return (SYSTEM.to_owned(), Rc::new(Caller::System));
     }
     let setting = setting();
     let version = access_version();
     if let Some(hit) = CACHED.with(|c| {
-        c.borrow().as_ref().filter(|k| k.outer == outer && k.setting == setting && k.version == version).map(|k| Rc::clone(&k.caller))
+        c.borrow()
+            .as_ref()
+            .filter(|k| k.outer == outer && k.setting == setting && k.version == version)
+            .map(|k| (k.handle.clone(), Rc::clone(&k.caller)))
     }) {
         return hit;
     }
     let caller = Rc::new(resolve_caller(outer, &setting));
-    CACHED.with(|c| *c.borrow_mut() = Some(Cached { outer, setting, version, caller: Rc::clone(&caller) }));
+    let handle = match &*caller {
+        Caller::Member(m) => format!("{MEMBER}{version}:{}", m.id),
+        _ => NOBODY.to_owned(),
+    };
+    CACHED.with(|c| {
+        *c.borrow_mut() = Some(Cached { outer, setting, version, handle: handle.clone(), caller: Rc::clone(&caller) })
+    });
+    (handle, caller)
+}
+
+// Statement snapshots. Row-level security and the view take one snapshot of
+// the session per statement, `(SELECT fhir._session())`, an InitPlan whose
+// handle every other session function of that statement receives: the project
+// wall, the keys, the open types, the row check and the redaction all decide
+// with the same membership, at the same policy version, for as long as the
+// statement or cursor runs. A snapshot stays registered until the portal
+// (the statement or cursor) that took it is dropped; while one is, setting
+// another membership is refused, so no statement mixes two.
+
+/// Handles: the system, nobody, and `M<access version>:<membership id>`.
+const SYSTEM: &str = "S";
+const NOBODY: &str = "N";
+const MEMBER: &str = "M";
+
+struct Snapshot {
+    caller: Rc<Caller>,
+    /// The portals' memory contexts that hold it.
+    portals: Vec<pg_sys::MemoryContext>,
+}
+
+thread_local! {
+    static SNAPSHOTS: RefCell<HashMap<String, Snapshot>> = RefCell::new(HashMap::new());
+    /// Handles met without a registered snapshot (a parallel worker, or a
+    /// client passing one itself), resolved for the role that passed them.
+    static RESOLVED: RefCell<HashMap<(pg_sys::Oid, String), Rc<Caller>>> = RefCell::new(HashMap::new());
+}
+
+/// Keeps `caller`'s snapshot alive while the current portal exists.
+fn register(handle: String, caller: &Rc<Caller>) {
+    // SAFETY: reads a backend global; NULL outside a portal.
+    let portal = unsafe { pg_sys::PortalContext };
+    if portal.is_null() {
+        return;
+    }
+    SNAPSHOTS.with(|s| {
+        let mut s = s.borrow_mut();
+        let entry = s.entry(handle).or_insert_with(|| Snapshot { caller: Rc::clone(caller), portals: Vec::new() });
+        if entry.portals.contains(&portal) {
+            return;
+        }
+        entry.portals.push(portal);
+        // SAFETY: the callback is allocated in the portal's own context, so it
+        // lives exactly as long as the registration it undoes.
+        unsafe {
+            let callback = pg_sys::MemoryContextAlloc(portal, std::mem::size_of::<pg_sys::MemoryContextCallback>())
+                .cast::<pg_sys::MemoryContextCallback>();
+            (*callback).func = Some(release);
+            (*callback).arg = portal.cast();
+            pg_sys::MemoryContextRegisterResetCallback(portal, callback);
+        }
+    });
+}
+
+/// A portal's context is going away: its snapshots are released.
+unsafe extern "C-unwind" fn release(portal: *mut std::ffi::c_void) {
+    let portal: pg_sys::MemoryContext = portal.cast();
+    SNAPSHOTS.with(|s| {
+        if let Ok(mut s) = s.try_borrow_mut() {
+            s.retain(|_, e| {
+                e.portals.retain(|p| *p != portal);
+                !e.portals.is_empty()
+            });
+        }
+    });
+}
+
+/// Refuses a membership change that a running statement or an open cursor
+/// would see half-way: every live snapshot must already be `next`'s.
+fn check_no_mixing(next: Option<&str>) -> Result<()> {
+    let mixed = SNAPSHOTS.with(|s| {
+        s.borrow().values().any(|e| match &*e.caller {
+            Caller::System => false,
+            Caller::Member(m) => Some(m.id.as_str()) != next,
+            Caller::Nobody(_) => next.is_some(),
+        })
+    });
+    if mixed {
+        return Err(FhirError::forbidden(
+            "A statement or an open cursor is using the current membership: change it between statements, after closing the cursor",
+        ));
+    }
+    Ok(())
+}
+
+/// The caller a handle names. A registered snapshot is used as taken;
+/// otherwise the handle is resolved for the current role, which must be
+/// allowed to act as that membership, at the version it names.
+fn snapshot(handle: &str) -> Rc<Caller> {
+    if let Some(hit) = SNAPSHOTS.with(|s| s.borrow().get(handle).map(|e| Rc::clone(&e.caller))) {
+        return hit;
+    }
+    let outer = outer_role();
+    let key = (outer, handle.to_owned());
+    if let Some(hit) = RESOLVED.with(|r| r.borrow().get(&key).cloned()) {
+        return hit;
+    }
+    let caller = Rc::new(resolve_handle(outer, handle));
+    RESOLVED.with(|r| {
+        let mut r = r.borrow_mut();
+        if r.len() >= 64 {
+            r.clear();
+        }
+        r.insert(key, Rc::clone(&caller));
+    });
     caller
+}
+
+fn resolve_handle(outer: pg_sys::Oid, handle: &str) -> Caller {
+    let nobody = || Caller::Nobody("No membership".to_owned());
+    if is_system(outer) {
+        return if handle == SYSTEM { Caller::System } else { nobody() };
+    }
+    let Some((version, id)) = handle.strip_prefix(MEMBER).and_then(|h| h.split_once(':')) else { return nobody() };
+    if version.parse::<i64>().ok() != Some(access_version()) {
+        return nobody();
+    }
+    match client_membership(outer, id).and_then(|id| load_membership(&id)) {
+        Ok(m) => Caller::Member(m),
+        Err(e) => Caller::Nobody(e.message),
+    }
 }
 
 fn role_name(role: pg_sys::Oid) -> String {
@@ -401,7 +546,7 @@ fn role_name(role: pg_sys::Oid) -> String {
 
 fn resolve_caller(outer: pg_sys::Oid, setting: &str) -> Caller {
     match client_membership(outer, setting).and_then(|id| load_membership(&id)) {
-        Ok(m) => Caller::Client(m),
+        Ok(m) => Caller::Member(m),
         Err(e) => Caller::Nobody(e.message),
     }
 }
@@ -410,8 +555,7 @@ fn resolve_caller(outer: pg_sys::Oid, setting: &str) -> Caller {
 /// gateway or the membership is bound to it; without a request, the one
 /// membership bound to it. Anything else is refused (403).
 fn client_membership(outer: pg_sys::Oid, requested: &str) -> Result<String> {
-    let gateway = storage::client(outer)
-        .ok_or_else(|| FhirError::forbidden(format!("{} is not a fhir_access client (see fhir.grant_client)", role_name(outer))))?;
+    let client = client_grant(outer)?;
     if requested.is_empty() {
         return match storage::bound_memberships(outer).as_slice() {
             [only] => Ok(only.clone()),
@@ -419,10 +563,28 @@ fn client_membership(outer: pg_sys::Oid, requested: &str) -> Result<String> {
             _ => Err(FhirError::forbidden("Several memberships are bound to this role: call fhir.set_membership")),
         };
     }
-    if !gateway && !storage::is_bound(outer, requested) {
+    if !client.gateway && !storage::is_bound(outer, requested) {
         return Err(FhirError::forbidden(format!("ProjectMembership/{requested} is not bound to {}", role_name(outer))));
     }
     Ok(requested.to_owned())
+}
+
+fn client_grant(role: pg_sys::Oid) -> Result<storage::Client> {
+    storage::client(role)
+        .ok_or_else(|| FhirError::forbidden(format!("{} is not a fhir_access client (see fhir.grant_client)", role_name(role))))
+}
+
+/// A gateway acts for one transaction at a time: behind a transaction pooler
+/// a session-long membership would answer the next client's queries.
+fn check_scope(outer: pg_sys::Oid, local: bool) -> Result<()> {
+    let client = client_grant(outer)?;
+    if client.gateway && !local && !client.session_scope {
+        return Err(FhirError::forbidden(format!(
+            "{} is a gateway: set memberships with local => true, or grant it session_scope",
+            role_name(outer)
+        )));
+    }
+    Ok(())
 }
 
 thread_local! {
@@ -497,7 +659,7 @@ fn set_setting(value: &str, local: bool) {
 
 fn effective_policy_json(caller: &Caller) -> Option<RawJsonb> {
     match caller {
-        Caller::Client(m) => Some(m.policy_datum()),
+        Caller::Member(m) => Some(m.policy_datum()),
         _ => None,
     }
 }
@@ -509,15 +671,19 @@ fn set_membership(membership: &str, local: default!(bool, false)) -> Option<RawJ
     let id = membership_id(membership);
     let outer = outer_role();
     if !is_system(outer) {
-        client_membership(outer, id).or_raise();
+        client_membership(outer, id).and_then(|_| check_scope(outer, local)).or_raise();
+        check_no_mixing(Some(id)).or_raise();
     }
     let loaded = load_membership(id).or_raise();
     set_setting(id, local);
-    effective_policy_json(&Caller::Client(loaded))
+    effective_policy_json(&Caller::Member(loaded))
 }
 
 #[pg_extern]
 fn clear_membership() {
+    if !is_system(outer_role()) {
+        check_no_mixing(None).or_raise();
+    }
     set_setting("", false);
 }
 
@@ -525,7 +691,7 @@ fn clear_membership() {
 #[pg_extern(stable)]
 fn current_membership() -> Option<String> {
     match &*caller() {
-        Caller::Client(m) => Some(format!("ProjectMembership/{}", m.id)),
+        Caller::Member(m) => Some(format!("ProjectMembership/{}", m.id)),
         _ => None,
     }
 }
@@ -536,28 +702,37 @@ fn effective_policy() -> Option<RawJsonb> {
     effective_policy_json(&caller())
 }
 
-// Row-level security asks these once per statement (as InitPlans), except
-// `_session_match`, which runs only on rows an indexed condition let through.
+// Row-level security and the view take the statement's snapshot once
+// (`_session`, an InitPlan) and pass its handle to the others, which also run
+// once per statement, except `_session_match` and `_redact`, which run per row.
 
 fn interaction(code: &str) -> Interaction {
     Interaction::parse(code).ok_or_else(|| FhirError::invalid(format!("Unknown interaction '{code}'"))).or_raise()
 }
 
+/// The statement's snapshot of the session, as a handle for the functions below.
+#[pg_extern(stable, parallel_safe)]
+fn _session() -> String {
+    let (handle, caller) = current();
+    register(handle.clone(), &caller);
+    handle
+}
+
 /// True for the system and for members of a super-admin project.
 #[pg_extern(stable, parallel_safe)]
-fn _session_all_projects() -> bool {
-    match &*caller() {
+fn _session_all_projects(session: &str) -> bool {
+    match &*snapshot(session) {
         Caller::System => true,
-        Caller::Client(m) => m.policy.super_admin,
+        Caller::Member(m) => m.policy.super_admin,
         Caller::Nobody(_) => false,
     }
 }
 
 /// The projects whose rows the session may see (besides `_session_all_projects`).
 #[pg_extern(stable, parallel_safe)]
-fn _session_projects() -> Vec<String> {
-    match &*caller() {
-        Caller::Client(m) => vec![m.project_id.clone()],
+fn _session_projects(session: &str) -> Vec<String> {
+    match &*snapshot(session) {
+        Caller::Member(m) => vec![m.project_id.clone()],
         _ => Vec::new(),
     }
 }
@@ -565,30 +740,30 @@ fn _session_projects() -> Vec<String> {
 /// Tokens one of which every row the session may use carries (the GIN
 /// condition of row-level security); every type's for the system.
 #[pg_extern(stable, parallel_safe)]
-fn _session_keys(interaction_code: &str) -> Vec<String> {
-    match &*caller() {
+fn _session_keys(session: &str, interaction_code: &str) -> Vec<String> {
+    match &*snapshot(session) {
         Caller::System => definitions::resource_types().map(versions::type_token).collect(),
-        Caller::Client(m) => m.keys[&interaction(interaction_code)].clone(),
+        Caller::Member(m) => m.keys[&interaction(interaction_code)].clone(),
         Caller::Nobody(_) => Vec::new(),
     }
 }
 
 /// Types the session may use for `interaction` without conditions (all, for the system).
 #[pg_extern(stable, parallel_safe)]
-fn _session_open_types(interaction_code: &str) -> Vec<String> {
-    match &*caller() {
+fn _session_open_types(session: &str, interaction_code: &str) -> Vec<String> {
+    match &*snapshot(session) {
         Caller::System => definitions::resource_types().map(str::to_owned).collect(),
-        Caller::Client(m) => m.open.get(&interaction(interaction_code)).into_iter().flatten().cloned().collect(),
+        Caller::Member(m) => m.open.get(&interaction(interaction_code)).into_iter().flatten().cloned().collect(),
         Caller::Nobody(_) => Vec::new(),
     }
 }
 
 /// The exact check: does some entry granting `interaction` admit this row?
 #[pg_extern(stable, parallel_safe)]
-fn _session_match(interaction_code: &str, resource_type: &str, tokens: Array<&str>) -> bool {
-    match &*caller() {
+fn _session_match(session: &str, interaction_code: &str, resource_type: &str, tokens: Array<&str>) -> bool {
+    match &*snapshot(session) {
         Caller::System => true,
-        Caller::Client(m) => {
+        Caller::Member(m) => {
             let interaction = interaction(interaction_code);
             // Types granted outright answer before the tokens are even read.
             m.type_open(interaction, resource_type) || {
@@ -602,9 +777,9 @@ fn _session_match(interaction_code: &str, resource_type: &str, tokens: Array<&st
 
 /// True when some entry of the session hides fields: only then is content redacted.
 #[pg_extern(stable, parallel_safe)]
-fn _session_redacts() -> bool {
-    match &*caller() {
-        Caller::Client(m) => m.policy.entries.iter().any(|e| !e.hidden_fields.is_empty()),
+fn _session_redacts(session: &str) -> bool {
+    match &*snapshot(session) {
+        Caller::Member(m) => m.policy.entries.iter().any(|e| !e.hidden_fields.is_empty()),
         _ => false,
     }
 }
@@ -613,8 +788,9 @@ fn _session_redacts() -> bool {
 /// nothing hidden come back untouched, and paths are removed by jsonb's own
 /// functions, never converting the document.
 #[pg_extern(stable, parallel_safe)]
-fn _redact(resource_type: &str, tokens: Array<&str>, content: RawJsonb) -> RawJsonb {
-    let Caller::Client(m) = &*caller() else { return content };
+fn _redact(session: &str, resource_type: &str, tokens: Array<&str>, content: RawJsonb) -> RawJsonb {
+    let caller = snapshot(session);
+    let Caller::Member(m) = &*caller else { return content };
     let entries: Vec<&Entry> = m.policy.entries_for(resource_type, Interaction::Read).collect();
     let uniform = entries.windows(2).all(|w| w[0].hidden_fields == w[1].hidden_fields);
     let hidden: &[String] = if uniform {

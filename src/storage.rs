@@ -58,48 +58,83 @@ const FOREIGN_REFERENCES: Statement = statement!("foreign_references", [TEXTARRA
 const PATIENT_ACCOUNTS: Statement = statement!("patient_accounts", [TEXTARRAYOID], false);
 const USER_BY_EMAIL: Statement = statement!("user_by_email", [TEXTOID, TEXTOID], false);
 const VERSION: Statement = statement!("version", [TEXTOID, TEXTOID, TEXTOID], false);
+const HOLDS_RESOURCES: Statement = statement!("holds_resources", [], false);
 const HISTORY: Statement = statement!("history", [TEXTOID, TEXTOID], false);
 
 /// Which rows a read may see.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
-    /// Every row: the system, and the checks an interaction makes on its own.
+    /// Every row: the system, and the checks an interaction makes on its own
+    /// (run as `fhir_writer`, which bypasses row-level security).
     All,
-    /// The rows the session's row-level security admits.
+    /// The rows the session's row-level security admits (run as `fhir_reader`).
     Session,
 }
 
 thread_local! {
-    static READER: std::cell::Cell<Option<pg_sys::Oid>> = const { std::cell::Cell::new(None) };
+    static ROLES: std::cell::Cell<Option<(pg_sys::Oid, pg_sys::Oid)>> = const { std::cell::Cell::new(None) };
 }
 
-fn reader_role() -> pg_sys::Oid {
-    READER.with(|r| {
+/// The OIDs of `fhir_writer` and `fhir_reader` (see sql/access.sql).
+fn roles() -> (pg_sys::Oid, pg_sys::Oid) {
+    ROLES.with(|r| {
         r.get().unwrap_or_else(|| {
-            let oid = unsafe { pg_sys::get_role_oid(c"fhir_reader".as_ptr(), false) };
-            r.set(Some(oid));
-            oid
+            // SAFETY: get_role_oid reads the catalog by a NUL-terminated name;
+            // with missing_ok = false it raises a PostgreSQL ERROR instead of returning.
+            let oids = unsafe {
+                (pg_sys::get_role_oid(c"fhir_writer".as_ptr(), false), pg_sys::get_role_oid(c"fhir_reader".as_ptr(), false))
+            };
+            r.set(Some(oids));
+            oids
         })
     })
 }
 
-/// Runs `f` as `role`, like a SECURITY DEFINER function would. An error
-/// inside `f` aborts the (sub)transaction, which restores the user id.
+/// Runs `f` as `role`, like a SECURITY DEFINER function would, as a
+/// security-restricted operation (no SET ROLE, no temporary objects), with
+/// the search_path pinned to `pg_catalog, pg_temp`: nothing a client created
+/// in its own schemas or in pg_temp can be resolved by our statements. An
+/// error inside `f` aborts the (sub)transaction, which restores both.
 fn as_role<R>(role: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
     let (mut user, mut context) = (pg_sys::Oid::INVALID, 0);
+    // SAFETY: both calls only read and write the backend's current user id and
+    // security context, as fmgr_security_definer does.
     unsafe {
         pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
-        pg_sys::SetUserIdAndSecContext(role, context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32);
+        let restricted = (pg_sys::SECURITY_LOCAL_USERID_CHANGE | pg_sys::SECURITY_RESTRICTED_OPERATION) as i32;
+        pg_sys::SetUserIdAndSecContext(role, context | restricted);
     }
+    // SAFETY: a new GUC nest level with search_path saved in it, undone by
+    // AtEOXact_GUC below or by the (sub)transaction abort on error, exactly as
+    // a function's `SET search_path` clause is.
+    let level = unsafe {
+        let level = pg_sys::NewGUCNestLevel();
+        pg_sys::set_config_option(
+            c"search_path".as_ptr(),
+            c"pg_catalog, pg_temp".as_ptr(),
+            pg_sys::GucContext::PGC_USERSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_SAVE,
+            true,
+            0,
+            false,
+        );
+        level
+    };
     let result = f();
-    unsafe { pg_sys::SetUserIdAndSecContext(user, context) };
+    // SAFETY: undoes exactly the nest level and user switch made above.
+    unsafe {
+        pg_sys::AtEOXact_GUC(true, level);
+        pg_sys::SetUserIdAndSecContext(user, context);
+    }
     result
 }
 
 fn scoped<R>(scope: Scope, f: impl FnOnce() -> R) -> R {
+    let (writer, reader) = roles();
     match scope {
-        Scope::All => as_role(pg_sys::Oid::from(pg_sys::BOOTSTRAP_SUPERUSERID), f),
-        Scope::Session => as_role(reader_role(), f),
+        Scope::All => as_role(writer, f),
+        Scope::Session => as_role(reader, f),
     }
 }
 
@@ -245,9 +280,21 @@ pub fn bump_access_version() {
     run(&BUMP_ACCESS_VERSION, &[], |_| Ok(()))
 }
 
-/// `Some(gateway)` for a client role, `None` for any other role.
-pub fn client(role: pg_sys::Oid) -> Option<bool> {
-    run(&CLIENT, &[role.into()], one::<bool>)
+/// A client role's grant.
+pub struct Client {
+    pub gateway: bool,
+    pub session_scope: bool,
+}
+
+/// The grant of a client role, `None` for any other role.
+pub fn client(role: pg_sys::Oid) -> Option<Client> {
+    run(&CLIENT, &[role.into()], |mut rows| {
+        let Some(row) = rows.next() else { return Ok(None) };
+        Ok(Some(Client {
+            gateway: row.get(1)?.expect("gateway is NOT NULL"),
+            session_scope: row.get(2)?.expect("session_scope is NOT NULL"),
+        }))
+    })
 }
 
 /// Up to two memberships bound to a role (two is enough to know it is not one).
@@ -283,4 +330,9 @@ pub fn patient_accounts(patient_ids: Vec<String>) -> Vec<String> {
     run(&PATIENT_ACCOUNTS, &[patient_ids.into()], |rows| {
         rows.map(|row| Ok(row.get::<String>(1)?.unwrap_or_default())).collect()
     })
+}
+
+/// Whether any version of any resource is stored.
+pub fn holds_resources() -> bool {
+    run(&HOLDS_RESOURCES, &[], |rows| Ok(one::<bool>(rows)?.unwrap_or(false)))
 }

@@ -29,10 +29,18 @@ pub enum Accounts {
 /// every account that is not a Project, and the Patient compartment the
 /// content's references put it in. Nothing indexed depends on the accounts or
 /// the compartments, so the content is indexed once, before they are known.
-pub fn build(id: &str, project_id: &str, mut content: Value, previous: Option<&Current>, accounts: Accounts) -> Result<Version> {
+/// `author` is the acting client's reference (`meta.author`), `None` for the system.
+pub fn build(
+    id: &str,
+    project_id: &str,
+    mut content: Value,
+    previous: Option<&Current>,
+    accounts: Accounts,
+    author: Option<&str>,
+) -> Result<Version> {
     let version_id = random_uuid();
     let last_updated = time::instant(next_timestamp(previous.map(|c| c.last_updated)));
-    resource::stamp(&mut content, &resource::Stamp { id, version_id: &version_id, last_updated: &last_updated, project_id });
+    resource::stamp(&mut content, &resource::Stamp { id, version_id: &version_id, last_updated: &last_updated, project_id, author });
     let index = search::index(&content)?;
     let accounts = match accounts {
         Accounts::Given(given) => given,

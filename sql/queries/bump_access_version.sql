@@ -1,1 +1,2 @@
-UPDATE fhir.access_version SET version = version + 1
+-- Moves the access version (see sql/access.sql).
+SELECT fhir._bump_access_version()

@@ -1,2 +1,2 @@
--- Whether a role is a client, and whether it is a gateway.
-SELECT gateway FROM fhir.client WHERE role = $1
+-- Whether a role is a client: whether it is a gateway, and may set a session-long membership.
+SELECT gateway, session_scope FROM fhir.client WHERE role = $1::regrole

@@ -1,1 +1,1 @@
-SELECT EXISTS (SELECT 1 FROM fhir.role_binding WHERE role = $1 AND membership = $2)
+SELECT EXISTS (SELECT 1 FROM fhir.role_binding WHERE role = $1::regrole AND membership = $2)

@@ -3,7 +3,7 @@ CREATE EXTENSION fhir_access;
 
 DROP ROLE IF EXISTS ad_gateway;
 CREATE ROLE ad_gateway;
-SELECT fhir.grant_client('ad_gateway', gateway => true);
+SELECT fhir.grant_client('ad_gateway', gateway => true, session_scope => true);
 
 SELECT fhir.create('{"resourceType": "Project", "id": "pa", "name": "A", "features": ["bots"], "superAdmin": false}');
 SELECT fhir.create('{"resourceType": "Project", "id": "pb", "name": "B"}');

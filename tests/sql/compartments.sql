@@ -4,7 +4,7 @@ CREATE EXTENSION fhir_access;
 
 DROP ROLE IF EXISTS cp_gateway;
 CREATE ROLE cp_gateway;
-SELECT fhir.grant_client('cp_gateway', gateway => true);
+SELECT fhir.grant_client('cp_gateway', gateway => true, session_scope => true);
 
 SELECT fhir.create('{"resourceType": "Project", "id": "p", "name": "P"}');
 SELECT fhir.create('{"resourceType": "Patient", "id": "p1", "meta": {"project": "p"}}');

@@ -3,7 +3,7 @@ CREATE EXTENSION fhir_access;
 
 DROP ROLE IF EXISTS wc_gateway;
 CREATE ROLE wc_gateway;
-SELECT fhir.grant_client('wc_gateway', gateway => true);
+SELECT fhir.grant_client('wc_gateway', gateway => true, session_scope => true);
 SELECT fhir.create('{"resourceType": "Project", "id": "p", "name": "P"}');
 SELECT fhir.create('{"resourceType": "Patient", "id": "pat", "meta": {"project": "p"}}');
 SELECT fhir.create('{"resourceType": "Practitioner", "id": "me", "meta": {"project": "p"}}');

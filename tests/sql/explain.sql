@@ -3,7 +3,7 @@ CREATE EXTENSION fhir_access;
 
 DROP ROLE IF EXISTS ex_gateway;
 CREATE ROLE ex_gateway;
-SELECT fhir.grant_client('ex_gateway', gateway => true);
+SELECT fhir.grant_client('ex_gateway', gateway => true, session_scope => true);
 SELECT fhir.create('{"resourceType": "Project", "id": "p", "name": "P"}');
 SELECT fhir.create('{"resourceType": "Patient", "id": "ca", "birthDate": "1970-01-01", "address": [{"state": "CA"}], "meta": {"project": "p"}}');
 SELECT fhir.create('{"resourceType": "Patient", "id": "ny", "address": [{"state": "NY"}], "meta": {"project": "p"}}');

@@ -4,7 +4,7 @@ CREATE EXTENSION fhir_access;
 
 DROP ROLE IF EXISTS fd_gateway;
 CREATE ROLE fd_gateway;
-SELECT fhir.grant_client('fd_gateway', gateway => true);
+SELECT fhir.grant_client('fd_gateway', gateway => true, session_scope => true);
 SELECT fhir.create('{"resourceType": "Project", "id": "p", "name": "P"}');
 SELECT fhir.create('{"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1970-01-01", "active": false, "multipleBirthInteger": 0,
                      "name": [{"family": "Lee", "given": ["Ann", "Bea"]}, {"family": "Kim"}], "address": [{"state": "CA"}],

@@ -4,7 +4,7 @@ CREATE EXTENSION fhir_access;
 
 DROP ROLE IF EXISTS in_gateway;
 CREATE ROLE in_gateway;
-SELECT fhir.grant_client('in_gateway', gateway => true);
+SELECT fhir.grant_client('in_gateway', gateway => true, session_scope => true);
 
 SELECT fhir.create('{"resourceType": "Project", "id": "p", "name": "P"}');
 SELECT fhir.create('{"resourceType": "Organization", "id": "A", "meta": {"project": "p"}}');

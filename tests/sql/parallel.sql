@@ -4,7 +4,7 @@ CREATE EXTENSION fhir_access;
 
 DROP ROLE IF EXISTS pq_gateway;
 CREATE ROLE pq_gateway;
-SELECT fhir.grant_client('pq_gateway', gateway => true);
+SELECT fhir.grant_client('pq_gateway', gateway => true, session_scope => true);
 SELECT fhir.create('{"resourceType": "Project", "id": "p", "name": "P"}');
 SELECT fhir.create('{"resourceType": "Project", "id": "q", "name": "Q"}');
 SELECT count(*) > 0 AS loaded FROM (

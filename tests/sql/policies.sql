@@ -5,7 +5,7 @@ CREATE EXTENSION fhir_access;
 
 DROP ROLE IF EXISTS po_gateway;
 CREATE ROLE po_gateway;
-SELECT fhir.grant_client('po_gateway', gateway => true);
+SELECT fhir.grant_client('po_gateway', gateway => true, session_scope => true);
 
 SELECT fhir.create('{"resourceType": "Project", "id": "p", "name": "P"}');
 SELECT fhir.create('{"resourceType": "Patient", "id": "pca", "address": [{"state": "CA"}], "meta": {"project": "p"}}');

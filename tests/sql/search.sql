@@ -4,7 +4,7 @@ CREATE EXTENSION fhir_access;
 
 DROP ROLE IF EXISTS se_gateway;
 CREATE ROLE se_gateway;
-SELECT fhir.grant_client('se_gateway', gateway => true);
+SELECT fhir.grant_client('se_gateway', gateway => true, session_scope => true);
 SELECT fhir.create('{"resourceType": "Project", "id": "p", "name": "P"}');
 SELECT fhir.create('{"resourceType": "Organization", "id": "o1", "meta": {"project": "p"}}');
 SELECT fhir.create('{"resourceType": "Organization", "id": "o2", "meta": {"project": "p"}}');

@@ -5,7 +5,7 @@ CREATE EXTENSION fhir_access;
 
 DROP ROLE IF EXISTS sd_gateway;
 CREATE ROLE sd_gateway;
-SELECT fhir.grant_client('sd_gateway', gateway => true);
+SELECT fhir.grant_client('sd_gateway', gateway => true, session_scope => true);
 SELECT fhir.create('{"resourceType": "Project", "id": "p", "name": "P"}');
 SELECT fhir.create('{"resourceType": "Practitioner", "id": "doc", "meta": {"project": "p"}}');
 SELECT fhir.create('{"resourceType": "Organization", "id": "abc", "meta": {"project": "p"}}');

@@ -4,7 +4,7 @@ CREATE EXTENSION fhir_access;
 
 DROP ROLE IF EXISTS sp_gateway;
 CREATE ROLE sp_gateway;
-SELECT fhir.grant_client('sp_gateway', gateway => true);
+SELECT fhir.grant_client('sp_gateway', gateway => true, session_scope => true);
 SELECT fhir.create('{"resourceType": "Project", "id": "p", "name": "P"}');
 SELECT fhir.create(jsonb_build_object('resourceType', 'Patient', 'id', x, 'meta', '{"project": "p"}'::jsonb)) FROM unnest(ARRAY['homer', 'xyz', 'uvw', 'other']) x;
 SELECT fhir.create(jsonb_build_object('resourceType', 'Observation', 'id', 'obs-' || x, 'status', 'final', 'subject', jsonb_build_object('reference', 'Patient/' || x), 'meta', '{"project": "p"}'::jsonb))

@@ -1,13 +1,15 @@
 -- Sessions: who may act as which membership, and how long it lasts.
 CREATE EXTENSION fhir_access;
 
-DROP ROLE IF EXISTS s_app, s_gateway, s_stranger, s_two;
+DROP ROLE IF EXISTS s_app, s_gateway, s_wide, s_stranger, s_two;
 CREATE ROLE s_app;
 CREATE ROLE s_gateway;
+CREATE ROLE s_wide;
 CREATE ROLE s_stranger;
 CREATE ROLE s_two;
 SELECT fhir.grant_client('s_app');
 SELECT fhir.grant_client('s_gateway', gateway => true);
+SELECT fhir.grant_client('s_wide', gateway => true, session_scope => true);
 SELECT fhir.grant_client('s_two');
 GRANT USAGE ON SCHEMA fhir TO s_stranger;
 
@@ -58,11 +60,20 @@ SELECT fhir.clear_membership();
 SELECT t.is(fhir.current_membership(), NULL, 'clear_membership drops it');
 RESET ROLE;
 
--- Gateways may act as any membership.
+-- Gateways may act as any membership, one transaction at a time: behind a
+-- transaction pooler a session-long membership would answer other clients.
 SET ROLE s_gateway;
-SELECT t.lives(format($$ SELECT fhir.set_membership('%s') $$, :'m2'), 'a gateway sets any membership');
+SELECT t.throws(format($$ SELECT fhir.set_membership('%s') $$, :'m2'), '42501', 'a gateway cannot set a session-long membership', '%local => true%');
+SELECT t.is(fhir.current_membership(), NULL, 'the refused session-long membership was not set');
+BEGIN;
+SELECT t.lives(format($$ SELECT fhir.set_membership('%s', local => true) $$, :'m2'), 'a gateway sets any membership for its transaction');
 SELECT t.is(fhir.read('Patient', 'pat1')->>'id', 'pat1', 'the gateway reads as that membership');
-SELECT t.throws($$ SELECT fhir.set_membership('no-such-membership') $$, 'P0002', 'a missing membership is refused');
+SELECT t.throws($$ SELECT fhir.set_membership('no-such-membership', local => true) $$, 'P0002', 'a missing membership is refused');
+COMMIT;
+RESET ROLE;
+SET ROLE s_wide;
+SELECT t.lives(format($$ SELECT fhir.set_membership('%s') $$, :'m2'), 'a gateway granted session scope sets a session-long membership');
+SELECT t.is(fhir.current_membership(), 'ProjectMembership/' || :'m2', 'the session-long membership is current');
 
 -- local => true lasts until the end of the transaction, committed or rolled back.
 SELECT fhir.clear_membership();
@@ -88,17 +99,17 @@ SELECT fhir.set_membership(:'m1') IS NOT NULL AS set_in_session;
 RESET ROLE;
 DISCARD ALL;
 SET client_min_messages = warning;
-SET ROLE s_gateway;
+SET ROLE s_wide;
 SELECT t.is(fhir.current_membership(), NULL, 'DISCARD ALL drops the membership');
 RESET ROLE;
 
 -- Inactive memberships are refused, and access changes apply at the next statement.
-SET ROLE s_gateway;
+SET ROLE s_wide;
 SELECT fhir.set_membership(:'m2') IS NOT NULL AS set_in_session;
 SELECT t.is(fhir.read('Patient', 'pat1')->>'id', 'pat1', 'before deactivation the membership reads');
 RESET ROLE;
 SELECT fhir.patch('ProjectMembership', :'m2', '[{"op": "add", "path": "/active", "value": false}]') IS NOT NULL AS deactivated;
-SET ROLE s_gateway;
+SET ROLE s_wide;
 SELECT t.throws($$ SELECT fhir.read('Patient', 'pat1') $$, '42501', 'a deactivated membership is refused from the next statement', '%not active%');
 SELECT t.is((SELECT count(*) FROM fhir.resources), 0::bigint, 'a deactivated membership sees no rows');
 SELECT t.throws(format($$ SELECT fhir.set_membership('%s') $$, :'m2'), '42501', 'an inactive membership cannot be set');

@@ -3,7 +3,7 @@ CREATE EXTENSION fhir_access;
 
 DROP ROLE IF EXISTS w_gateway;
 CREATE ROLE w_gateway;
-SELECT fhir.grant_client('w_gateway', gateway => true);
+SELECT fhir.grant_client('w_gateway', gateway => true, session_scope => true);
 
 SELECT fhir.create('{"resourceType": "Project", "id": "pa", "name": "A"}');
 SELECT fhir.create('{"resourceType": "Project", "id": "pb", "name": "B"}');

@@ -57,6 +57,9 @@ pub struct Stamp<'a> {
     pub version_id: &'a str,
     pub last_updated: &'a str,
     pub project_id: &'a str,
+    /// `meta.author` as a reference, set by the server for a client; `None`
+    /// keeps what was written (the system's writes).
+    pub author: Option<&'a str>,
 }
 
 /// Writes the server-owned fields into the resource, replacing what the client sent.
@@ -68,6 +71,9 @@ pub fn stamp(resource: &mut Value, s: &Stamp) {
     meta.insert("versionId".into(), Value::String(s.version_id.into()));
     meta.insert("lastUpdated".into(), Value::String(s.last_updated.into()));
     meta.insert("project".into(), Value::String(s.project_id.into()));
+    if let Some(author) = s.author {
+        meta.insert("author".into(), json!({ "reference": author }));
+    }
 }
 
 /// Writes `meta.compartment`: references such as `Project/<id>`, `Patient/<id>`.
@@ -112,8 +118,8 @@ pub fn set_accounts(resource: &mut Value, accounts: &[String]) {
     }
 }
 
-/// True when two versions differ only in `meta.versionId` and `meta.lastUpdated`:
-/// such an update makes no new version.
+/// True when two versions differ only in `meta.versionId`, `meta.lastUpdated`
+/// and `meta.author`: such an update makes no new version.
 pub fn same_content(a: &Value, b: &Value) -> bool {
     let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else { return a == b };
     let empty = Map::new();
@@ -121,6 +127,7 @@ pub fn same_content(a: &Value, b: &Value) -> bool {
         let mut m = o.get("meta").and_then(Value::as_object).unwrap_or(&empty).clone();
         m.remove("versionId");
         m.remove("lastUpdated");
+        m.remove("author");
         m
     };
     a.len() == b.len()
@@ -180,7 +187,7 @@ mod tests {
     fn stamping_overwrites_client_meta_and_lists_compartments() {
         let mut r = json!({"resourceType": "Patient", "id": "client", "meta": {"versionId": "x", "tag": [1]}});
         let comps = vec!["Project/p1".to_string()];
-        stamp(&mut r, &Stamp { id: "p", version_id: "v", last_updated: "t", project_id: "p1" });
+        stamp(&mut r, &Stamp { id: "p", version_id: "v", last_updated: "t", project_id: "p1", author: None });
         set_compartments(&mut r, &comps);
         assert_eq!(r["id"], "p");
         assert_eq!(r["meta"]["versionId"], "v");

@@ -1,0 +1,23 @@
+-- DROP EXTENSION never silently destroys clinical data: it is refused while
+-- resources are stored; destroying them is a separate, deliberate TRUNCATE.
+CREATE EXTENSION fhir_access;
+
+SELECT fhir.create('{"resourceType": "Project", "id": "dg", "name": "Kept"}') IS NOT NULL AS project;
+SELECT t.throws($$ DROP EXTENSION fhir_access $$, '2BP01', 'DROP EXTENSION is refused while resources are stored', '%would destroy them%');
+SELECT t.throws($$ DROP EXTENSION fhir_access CASCADE $$, '2BP01', 'DROP EXTENSION ... CASCADE is refused too');
+SELECT t.throws($$ DROP EXTENSION IF EXISTS no_such_extension, fhir_access $$, '2BP01', 'a DROP naming it among others is refused');
+SELECT t.throws($$ DROP SCHEMA fhir CASCADE $$, '2BP01', 'DROP SCHEMA fhir CASCADE is refused');
+SELECT t.lives($$ DROP EXTENSION IF EXISTS no_such_extension $$, 'dropping another extension is not affected');
+SELECT t.lives($$ CREATE SCHEMA other; DROP SCHEMA other $$, 'dropping another schema is not affected');
+SELECT t.is((SELECT count(*) FROM fhir.resource), 1::bigint, 'after the refusals the data is still there');
+SELECT t.ok(fhir.read('Project', 'dg') IS NOT NULL, 'and readable');
+
+-- A deleted resource is still data (its history).
+SELECT fhir.delete('Project', 'dg');
+SELECT t.throws($$ DROP EXTENSION fhir_access $$, '2BP01', 'a database holding only deleted resources keeps their history too');
+
+TRUNCATE fhir.resource, fhir.resource_history;
+SELECT t.lives($$ DROP EXTENSION fhir_access $$, 'after a deliberate TRUNCATE the extension drops');
+SELECT t.ok(NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'fhir_access'), 'and is gone');
+SELECT t.lives($$ CREATE EXTENSION fhir_access $$, 'it can be created again');
+SELECT t.lives($$ DROP EXTENSION fhir_access $$, 'an empty extension drops');
