@@ -387,7 +387,8 @@ pub fn invalidate() {
 /// while it runs (see `register`).
 pub fn caller() -> Rc<Caller> {
     let (handle, caller) = current();
-    register(handle, &caller);
+    // SAFETY: reads a backend global; NULL outside a portal.
+    register(handle, &caller, unsafe { pg_sys::PortalContext });
     caller
 }
 
@@ -423,9 +424,10 @@ fn current() -> (String, Rc<Caller>) {
 // handle every other session function of that statement receives: the project
 // wall, the keys, the open types, the row check and the redaction all decide
 // with the same membership, at the same policy version, for as long as the
-// statement or cursor runs. A snapshot stays registered until the portal
-// (the statement or cursor) that took it is dropped; while one is, setting
-// another membership is refused, so no statement mixes two.
+// query or cursor runs. A snapshot stays registered until the query that took
+// it ends (its executor's memory goes away; a cursor's at CLOSE), and one an
+// interaction function took until its portal (the statement) is dropped;
+// while one is, setting another membership is refused, so no query mixes two.
 
 /// Handles: the system, nobody, and `M<access version>:<membership id>`.
 const SYSTEM: &str = "S";
@@ -434,8 +436,8 @@ const MEMBER: &str = "M";
 
 struct Snapshot {
     caller: Rc<Caller>,
-    /// The portals' memory contexts that hold it.
-    portals: Vec<pg_sys::MemoryContext>,
+    /// The memory contexts (queries, portals) that hold it.
+    holders: Vec<pg_sys::MemoryContext>,
 }
 
 thread_local! {
@@ -445,40 +447,38 @@ thread_local! {
     static RESOLVED: RefCell<HashMap<(pg_sys::Oid, String), Rc<Caller>>> = RefCell::new(HashMap::new());
 }
 
-/// Keeps `caller`'s snapshot alive while the current portal exists.
-fn register(handle: String, caller: &Rc<Caller>) {
-    // SAFETY: reads a backend global; NULL outside a portal.
-    let portal = unsafe { pg_sys::PortalContext };
-    if portal.is_null() {
+/// Keeps `caller`'s snapshot alive as long as the memory context `holder`.
+fn register(handle: String, caller: &Rc<Caller>, holder: pg_sys::MemoryContext) {
+    if holder.is_null() {
         return;
     }
     SNAPSHOTS.with(|s| {
         let mut s = s.borrow_mut();
-        let entry = s.entry(handle).or_insert_with(|| Snapshot { caller: Rc::clone(caller), portals: Vec::new() });
-        if entry.portals.contains(&portal) {
+        let entry = s.entry(handle).or_insert_with(|| Snapshot { caller: Rc::clone(caller), holders: Vec::new() });
+        if entry.holders.contains(&holder) {
             return;
         }
-        entry.portals.push(portal);
-        // SAFETY: the callback is allocated in the portal's own context, so it
+        entry.holders.push(holder);
+        // SAFETY: the callback is allocated in the holder's own context, so it
         // lives exactly as long as the registration it undoes.
         unsafe {
-            let callback = pg_sys::MemoryContextAlloc(portal, std::mem::size_of::<pg_sys::MemoryContextCallback>())
+            let callback = pg_sys::MemoryContextAlloc(holder, std::mem::size_of::<pg_sys::MemoryContextCallback>())
                 .cast::<pg_sys::MemoryContextCallback>();
             (*callback).func = Some(release);
-            (*callback).arg = portal.cast();
-            pg_sys::MemoryContextRegisterResetCallback(portal, callback);
+            (*callback).arg = holder.cast();
+            pg_sys::MemoryContextRegisterResetCallback(holder, callback);
         }
     });
 }
 
-/// A portal's context is going away: its snapshots are released.
-unsafe extern "C-unwind" fn release(portal: *mut std::ffi::c_void) {
-    let portal: pg_sys::MemoryContext = portal.cast();
+/// A holder's context is going away: its snapshots are released.
+unsafe extern "C-unwind" fn release(holder: *mut std::ffi::c_void) {
+    let holder: pg_sys::MemoryContext = holder.cast();
     SNAPSHOTS.with(|s| {
         if let Ok(mut s) = s.try_borrow_mut() {
             s.retain(|_, e| {
-                e.portals.retain(|p| *p != portal);
-                !e.portals.is_empty()
+                e.holders.retain(|h| *h != holder);
+                !e.holders.is_empty()
             });
         }
     });
@@ -710,11 +710,14 @@ fn interaction(code: &str) -> Interaction {
     Interaction::parse(code).ok_or_else(|| FhirError::invalid(format!("Unknown interaction '{code}'"))).or_raise()
 }
 
-/// The statement's snapshot of the session, as a handle for the functions below.
+/// The query's snapshot of the session, as a handle for the functions below;
+/// it lives as long as the query's executor (the function's own memory context).
 #[pg_extern(stable, parallel_safe)]
-fn _session() -> String {
+fn _session(fcinfo: pg_sys::FunctionCallInfo) -> String {
     let (handle, caller) = current();
-    register(handle.clone(), &caller);
+    // SAFETY: PostgreSQL calls us with a valid fcinfo whose flinfo lives in the query's context.
+    let query = unsafe { (*(*fcinfo).flinfo).fn_mcxt };
+    register(handle.clone(), &caller, query);
     handle
 }
 

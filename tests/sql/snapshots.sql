@@ -71,6 +71,38 @@ SELECT t.lives(format($$ SELECT fhir.set_membership(%L, local => true) $$, :'ny'
 SELECT t.is((SELECT string_agg(id, ',') FROM fhir.resources), 'ny1', 'and the next statement reads as it');
 COMMIT;
 
+-- A function's queries are statements of their own: it may switch between
+-- them, never while one of them is still running.
+RESET ROLE;
+CREATE FUNCTION t.two_reads(a text, b text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    x text;
+    y text;
+BEGIN
+    PERFORM fhir.set_membership(a, true);
+    SELECT string_agg(id, ',' ORDER BY id) INTO x FROM fhir.resources;
+    PERFORM fhir.set_membership(b, true);
+    SELECT string_agg(id, ',' ORDER BY id) INTO y FROM fhir.resources;
+    RETURN x || '|' || y;
+END
+$$;
+CREATE FUNCTION t.switch_in_loop(b text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT id FROM fhir.resources LOOP
+        PERFORM fhir.set_membership(b, true);
+    END LOOP;
+END
+$$;
+GRANT EXECUTE ON FUNCTION t.two_reads(text, text), t.switch_in_loop(text) TO PUBLIC;
+SET ROLE sn_gateway;
+BEGIN;
+SELECT t.is(t.two_reads(:'ca', :'ny'), 'ca1,ca2,ca3|ny1', 'a function may switch memberships between its queries, each reading as one');
+SELECT fhir.set_membership(:'ca', local => true) IS NOT NULL AS ca;
+SELECT t.throws(format($$ SELECT t.switch_in_loop(%L) $$, :'ny'), '42501', 'but not inside a loop over a query that reads as another');
+COMMIT;
+
 -- A cursor that has not fetched has taken no snapshot: it reads as the
 -- membership current at its first fetch.
 SELECT fhir.set_membership(:'ca') IS NOT NULL AS ca;
