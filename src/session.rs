@@ -441,7 +441,8 @@ struct Snapshot {
 }
 
 thread_local! {
-    static SNAPSHOTS: RefCell<HashMap<String, Snapshot>> = RefCell::new(HashMap::new());
+    /// Live snapshots by the role that took them and their handle.
+    static SNAPSHOTS: RefCell<HashMap<(pg_sys::Oid, String), Snapshot>> = RefCell::new(HashMap::new());
     /// Handles met without a registered snapshot (a parallel worker, or a
     /// client passing one itself), resolved for the role that passed them.
     static RESOLVED: RefCell<HashMap<(pg_sys::Oid, String), Rc<Caller>>> = RefCell::new(HashMap::new());
@@ -454,7 +455,7 @@ fn register(handle: String, caller: &Rc<Caller>, holder: pg_sys::MemoryContext) 
     }
     SNAPSHOTS.with(|s| {
         let mut s = s.borrow_mut();
-        let entry = s.entry(handle).or_insert_with(|| Snapshot { caller: Rc::clone(caller), holders: Vec::new() });
+        let entry = s.entry((outer_role(), handle)).or_insert_with(|| Snapshot { caller: Rc::clone(caller), holders: Vec::new() });
         if entry.holders.contains(&holder) {
             return;
         }
@@ -506,11 +507,11 @@ fn check_no_mixing(next: Option<&str>) -> Result<()> {
 /// otherwise the handle is resolved for the current role, which must be
 /// allowed to act as that membership, at the version it names.
 fn snapshot(handle: &str) -> Rc<Caller> {
-    if let Some(hit) = SNAPSHOTS.with(|s| s.borrow().get(handle).map(|e| Rc::clone(&e.caller))) {
+    let key = (outer_role(), handle.to_owned());
+    if let Some(hit) = SNAPSHOTS.with(|s| s.borrow().get(&key).map(|e| Rc::clone(&e.caller))) {
         return hit;
     }
-    let outer = outer_role();
-    let key = (outer, handle.to_owned());
+    let outer = key.0;
     if let Some(hit) = RESOLVED.with(|r| r.borrow().get(&key).cloned()) {
         return hit;
     }
@@ -714,9 +715,15 @@ fn interaction(code: &str) -> Interaction {
 /// it lives as long as the query's executor (the function's own memory context).
 #[pg_extern(stable, parallel_safe)]
 fn _session(fcinfo: pg_sys::FunctionCallInfo) -> String {
-    let (handle, caller) = current();
     // SAFETY: PostgreSQL calls us with a valid fcinfo whose flinfo lives in the query's context.
     let query = unsafe { (*(*fcinfo).flinfo).fn_mcxt };
+    // A query's InitPlans may run at different times (a UNION's second branch,
+    // after a SET ROLE between fetches): all of them get the query's first snapshot.
+    let taken = SNAPSHOTS.with(|s| s.borrow().iter().find(|(_, e)| e.holders.contains(&query)).map(|((_, h), _)| h.clone()));
+    if let Some(handle) = taken {
+        return handle;
+    }
+    let (handle, caller) = current();
     register(handle.clone(), &caller, query);
     handle
 }

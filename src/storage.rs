@@ -58,6 +58,7 @@ const FOREIGN_REFERENCES: Statement = statement!("foreign_references", [TEXTARRA
 const PATIENT_ACCOUNTS: Statement = statement!("patient_accounts", [TEXTARRAYOID], false);
 const USER_BY_EMAIL: Statement = statement!("user_by_email", [TEXTOID, TEXTOID], false);
 const VERSION: Statement = statement!("version", [TEXTOID, TEXTOID, TEXTOID], false);
+const EXTENSION_SCHEMA: Statement = statement!("extension_schema", [], false);
 const HOLDS_RESOURCES: Statement = statement!("holds_resources", [], false);
 const HISTORY: Statement = statement!("history", [TEXTOID, TEXTOID], false);
 
@@ -335,4 +336,9 @@ pub fn patient_accounts(patient_ids: Vec<String>) -> Vec<String> {
 /// Whether any version of any resource is stored.
 pub fn holds_resources() -> bool {
     run(&HOLDS_RESOURCES, &[], |rows| Ok(one::<bool>(rows)?.unwrap_or(false)))
+}
+
+/// The name of the extension's schema now.
+pub fn extension_schema() -> Option<String> {
+    run(&EXTENSION_SCHEMA, &[], one::<String>)
 }

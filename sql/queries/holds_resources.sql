@@ -1,2 +1,2 @@
--- Whether any resource (current or deleted) is stored.
-SELECT EXISTS (SELECT 1 FROM fhir.resource_history)
+-- Whether any resource is stored: a current version, or any in history.
+SELECT EXISTS (SELECT 1 FROM fhir.resource) OR EXISTS (SELECT 1 FROM fhir.resource_history)

@@ -21,3 +21,14 @@ SELECT t.lives($$ DROP EXTENSION fhir_access $$, 'after a deliberate TRUNCATE th
 SELECT t.ok(NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'fhir_access'), 'and is gone');
 SELECT t.lives($$ CREATE EXTENSION fhir_access $$, 'it can be created again');
 SELECT t.lives($$ DROP EXTENSION fhir_access $$, 'an empty extension drops');
+
+-- The ways around it a careless DBA might take.
+CREATE EXTENSION fhir_access;
+SELECT fhir.create('{"resourceType": "Project", "id": "dg2", "name": "Kept"}') IS NOT NULL AS project;
+SELECT t.throws($$ TRUNCATE fhir.resource_history; DROP EXTENSION fhir_access $$, '2BP01', 'current resources alone keep the extension');
+SELECT t.throws($$ ALTER SCHEMA fhir RENAME TO fhir_old $$, '0A000', 'the extension''s schema cannot be renamed (and then dropped under another name)');
+SELECT t.lives($$ CREATE SCHEMA other; ALTER SCHEMA other RENAME TO other2; DROP SCHEMA other2 $$, 'other schemas are renamed as usual');
+SELECT t.throws($$ SET LOCAL session_replication_role = replica; DROP EXTENSION fhir_access $$, '2BP01', 'the guard holds in replica mode');
+SELECT t.throws($$ DROP OWNED BY fhir_writer $$, '2BP01', 'DROP OWNED BY fhir_writer is refused');
+SELECT t.throws($$ DROP OWNED BY fhir_reader CASCADE $$, '2BP01', 'DROP OWNED BY fhir_reader is refused');
+SELECT t.ok(fhir.read('Project', 'dg2') IS NOT NULL, 'after every attempt the data is there and readable');

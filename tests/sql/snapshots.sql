@@ -4,11 +4,13 @@
 -- cursor would see half-way is refused.
 CREATE EXTENSION fhir_access;
 
-DROP ROLE IF EXISTS sn_gateway, sn_bound;
+DROP ROLE IF EXISTS sn_gateway, sn_bound, sn_other;
 CREATE ROLE sn_gateway;
 CREATE ROLE sn_bound;
+CREATE ROLE sn_other;
 SELECT fhir.grant_client('sn_gateway', gateway => true, session_scope => true);
 SELECT fhir.grant_client('sn_bound');
+SELECT fhir.grant_client('sn_other');
 
 SELECT fhir.create('{"resourceType": "Project", "id": "sp", "name": "Snapshots"}') IS NOT NULL AS project;
 SELECT fhir.create(format('{"resourceType": "Patient", "id": "%s", "address": [{"state": "%s"}], "birthDate": "1970-01-0%s", "meta": {"project": "sp"}}', id, state, n)::jsonb)
@@ -21,8 +23,9 @@ SELECT fhir.create('{"resourceType": "AccessPolicy", "id": "ny", "meta": {"proje
 CREATE TABLE m AS SELECT
   fhir.invite('sp', '{"resourceType": "Practitioner", "email": "ca@example.org", "membership": {"accessPolicy": {"reference": "AccessPolicy/ca"}}}')->>'id' AS ca,
   fhir.invite('sp', '{"resourceType": "Practitioner", "email": "ny@example.org", "membership": {"accessPolicy": {"reference": "AccessPolicy/ny"}}}')->>'id' AS ny;
-GRANT SELECT ON m TO sn_gateway, sn_bound;
+GRANT SELECT ON m TO sn_gateway, sn_bound, sn_other;
 SELECT fhir.bind_role('sn_bound', ca) FROM m;
+SELECT fhir.bind_role('sn_other', ny) FROM m;
 SELECT ca AS ca, ny AS ny FROM m \gset
 
 -- The next n ids a cursor yields, with a * where content shows birthDate.
@@ -142,3 +145,22 @@ SELECT t.is(fhir._session_keys(format('M%s:%s', :'v', :'ny'), 'read'), '{}'::tex
 SELECT t.ok(NOT fhir._session_match(format('M%s:%s', :'v', :'ny'), 'read', 'Patient', ARRAY['_type=Patient', 'address-state=NY']),
             'nor a row check that admits anything');
 RESET ROLE;
+
+-- A login that may act as two roles switches between them mid-cursor: the
+-- cursor's later InitPlans reuse its first snapshot, which the other role
+-- cannot use, so it never reads as the other membership; nor can the other
+-- role borrow the first one's live snapshot by its handle.
+SELECT fhir.clear_membership();
+BEGIN;
+SET ROLE sn_bound;
+DECLARE u CURSOR FOR SELECT id, content FROM fhir.resources WHERE id = 'ca1'
+    UNION ALL SELECT id, content FROM fhir.resources WHERE id <> 'ca1';
+SELECT t.is(t.fetch('u', 1), 'ca1', 'the first branch reads as the first role''s membership');
+SELECT fhir._session() AS handle \gset
+RESET ROLE;
+SET ROLE sn_other;
+SELECT t.is(t.fetch('u', 10), '', 'after SET ROLE the cursor''s second branch does not read as the other membership');
+SELECT t.is(fhir._session_projects(:'handle'), '{}'::text[], 'another role cannot borrow a live snapshot by its handle');
+SELECT t.is((SELECT string_agg(id, ',') FROM fhir.resources), 'ny1', 'a new statement reads as the role''s own membership');
+RESET ROLE;
+COMMIT;
