@@ -556,7 +556,10 @@ fn resolve_caller(outer: pg_sys::Oid, setting: &str) -> Caller {
 /// gateway or the membership is bound to it; without a request, the one
 /// membership bound to it. Anything else is refused (403).
 fn client_membership(outer: pg_sys::Oid, requested: &str) -> Result<String> {
-    let client = client_grant(outer)?;
+    membership_for_grant(outer, &client_grant(outer)?, requested)
+}
+
+fn membership_for_grant(outer: pg_sys::Oid, client: &storage::Client, requested: &str) -> Result<String> {
     if requested.is_empty() {
         return match storage::bound_memberships(outer).as_slice() {
             [only] => Ok(only.clone()),
@@ -577,8 +580,7 @@ fn client_grant(role: pg_sys::Oid) -> Result<storage::Client> {
 
 /// A gateway acts for one transaction at a time: behind a transaction pooler
 /// a session-long membership would answer the next client's queries.
-fn check_scope(outer: pg_sys::Oid, local: bool) -> Result<()> {
-    let client = client_grant(outer)?;
+fn check_scope(outer: pg_sys::Oid, client: &storage::Client, local: bool) -> Result<()> {
     if client.gateway && !local && !client.session_scope {
         return Err(FhirError::forbidden(format!(
             "{} is a gateway: set memberships with local => true, or grant it session_scope",
@@ -672,7 +674,8 @@ fn set_membership(membership: &str, local: default!(bool, false)) -> Option<RawJ
     let id = membership_id(membership);
     let outer = outer_role();
     if !is_system(outer) {
-        client_membership(outer, id).and_then(|_| check_scope(outer, local)).or_raise();
+        let client = client_grant(outer).or_raise();
+        membership_for_grant(outer, &client, id).and_then(|_| check_scope(outer, &client, local)).or_raise();
         check_no_mixing(Some(id)).or_raise();
     }
     let loaded = load_membership(id).or_raise();
