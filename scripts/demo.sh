@@ -19,7 +19,9 @@ install_extension 15 "$pg_config" release
 bindir=$("$pg_config" --bindir)
 
 demo=${FHIR_ACCESS_DEMO_DIR:-/var/lib/fhir_access/demo}
-if [ -f "$demo/data/postmaster.pid" ]; then
+# A demo left running by an earlier run is stopped; a stale pid file (the
+# machine rebooted since) is not an error.
+if [ -d "$demo/data" ] && runuser -u postgres -- "$bindir/pg_ctl" -D "$demo/data" status >/dev/null 2>&1; then
   runuser -u postgres -- "$bindir/pg_ctl" -D "$demo/data" -m fast -w stop >/dev/null
 fi
 rm -rf "$demo" && mkdir -p "$demo"
