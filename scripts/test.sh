@@ -43,7 +43,7 @@ for major in ${PG_VERSIONS:-15 17 18}; do
     name=$(basename "$file" .sql)
     db="t_$name"
     "$bindir/createdb" -h "$cluster" -U postgres "$db"
-    out=$("$bindir/psql" -X -h "$cluster" -U postgres -d "$db" -v ON_ERROR_STOP=1 \
+    out=$("$bindir/psql" -X -h "$cluster" -U postgres -d "$db" -v ON_ERROR_STOP=1 -v repo="$REPO_ROOT" \
           -f "$REPO_ROOT/tests/harness.sql" -f "$file" 2>&1) && status=0 || status=$?
     ok=$(grep -c '^ok - ' <<<"$out" || true)
     bad=$(grep -c '^not ok - ' <<<"$out" || true)

@@ -94,6 +94,8 @@ fn explain_membership(m: &Membership, resource_type: &str, interaction: Interact
     out["writeConstraints"] = json!(applied
         .map(|e| e.write_constraints.iter().map(|c| json!({"expression": c.expression, "description": c.description})).collect::<Vec<_>>())
         .unwrap_or_default());
+    // What a read of this resource removes: the read plan, derived values included.
+    out["redacted"] = json!(row.map(|_| m.read_plan(resource_type, &tokens).paths().to_vec()).unwrap_or_default());
     out["predicate"] = m.predicate(resource_type, interaction);
 }
 

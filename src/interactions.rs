@@ -13,6 +13,7 @@ use crate::storage::{self, Current, Scope};
 use crate::versions::{self, Accounts, Version};
 use fhir_access_core::outcome::{FhirError, Result};
 use fhir_access_core::policy::Interaction;
+use fhir_access_core::redaction::Plan;
 use fhir_access_core::{definitions, fields, patch, policy, references, resource};
 use pgrx::prelude::*;
 use serde_json::{json, Value};
@@ -71,11 +72,11 @@ pub fn create_resource(caller: &Caller, mut resource: Value) -> Result<Value> {
     if let Some(m) = membership.filter(|m| m.protects_fields(Interaction::Create, &resource_type)) {
         // Hidden and read-only fields cannot be written; the entry is chosen by the input.
         let submitted = versions::build(&id, &project_id, resource.clone(), None, Accounts::Given(Vec::new()), None)?;
-        for path in m.protected_fields(Interaction::Create, &resource_type, &submitted.tokens) {
+        for path in m.protected_fields(Interaction::Create, &resource_type, &submitted.tokens, None) {
             fields::remove(&mut resource, &path);
         }
     }
-    check_references(&resource_type, &resource, &project_id)?;
+    check_references(caller, &resource, &project_id)?;
     let accounts = accounts_for_write(membership, &resource_type, &resource, None);
     let version = versions::build(&id, &project_id, resource, None, accounts, author(membership).as_deref())?;
     if let Some(m) = membership {
@@ -107,7 +108,7 @@ fn read_version(resource_type: &str, id: &str, version_id: &str) -> Result<Value
     if version.deleted {
         return Err(FhirError::gone(resource_type, id));
     }
-    Ok(redact(membership, resource_type, &current.tokens, version.content))
+    Ok(redact_version(membership, resource_type, &current, version.content))
 }
 
 fn read_history(resource_type: &str, id: &str) -> Result<Vec<Value>> {
@@ -116,10 +117,9 @@ fn read_history(resource_type: &str, id: &str) -> Result<Vec<Value>> {
     let membership = caller.require(resource_type, Interaction::History)?;
     let current = visible(&caller, resource_type, id)?;
     check_instance(membership, Interaction::History, resource_type, &current)?;
-    // Older versions are redacted as the current one is: their tokens are not kept.
     Ok(storage::history(resource_type, id)
         .into_iter()
-        .map(|v| if v.deleted { deletion_entry(&v.content) } else { redact(membership, resource_type, &current.tokens, v.content) })
+        .map(|v| if v.deleted { deletion_entry(&v.content) } else { redact_version(membership, resource_type, &current, v.content) })
         .collect())
 }
 
@@ -140,9 +140,9 @@ fn update_resource(mut resource: Value, if_match: Option<&str>) -> Result<Value>
         }
     }
     if let Some(m) = membership {
-        keep_protected_fields(m, &resource_type, &current, &mut resource);
+        keep_protected_fields(m, &resource_type, &current, &mut resource)?;
     }
-    save_changes(membership, &resource_type, &id, &current, resource)
+    save_changes(&caller, &resource_type, &id, &current, resource)
 }
 
 fn patch_resource(resource_type: &str, id: &str, ops: &Value) -> Result<Value> {
@@ -150,12 +150,15 @@ fn patch_resource(resource_type: &str, id: &str, ops: &Value) -> Result<Value> {
     let caller = session::caller();
     let membership = caller.require(resource_type, Interaction::Update)?;
     let current = current_for_write(&caller, membership, resource_type, id)?;
-    let mut patched = patch::apply(&current.content, ops)?;
+    // The patch sees the document as the caller may: `test`, `copy` and
+    // `move` cannot reach a hidden value.
+    let seen = redact(membership, resource_type, &current.tokens, current.content.clone());
+    let mut patched = patch::apply(&seen, ops)?;
     check_resource(&patched)?;
     if let Some(m) = membership {
-        keep_protected_fields(m, resource_type, &current, &mut patched);
+        keep_protected_fields(m, resource_type, &current, &mut patched)?;
     }
-    save_changes(membership, resource_type, id, &current, patched)
+    save_changes(&caller, resource_type, id, &current, patched)
 }
 
 fn delete_resource(resource_type: &str, id: &str) -> Result<()> {
@@ -202,21 +205,22 @@ fn current_for_write(caller: &Caller, m: Option<&Membership>, resource_type: &st
 }
 
 /// On update, the stored values of protected fields win over what the client
-/// sent; the entry is chosen by the stored version.
-fn keep_protected_fields(m: &Membership, resource_type: &str, current: &Current, after: &mut Value) {
-    for path in m.protected_fields(Interaction::Update, resource_type, &current.tokens) {
-        fields::restore(after, &current.content, &path);
-    }
+/// sent; the entry is chosen by the stored version. What the caller could not
+/// see of it is protected too.
+fn keep_protected_fields(m: &Membership, resource_type: &str, current: &Current, after: &mut Value) -> Result<()> {
+    let seen = m.read_plan(resource_type, &token_refs(&current.tokens));
+    fields::protect(after, &current.content, &m.protected_fields(Interaction::Update, resource_type, &current.tokens, Some(&seen)))
 }
 
 /// Writes `candidate` as the next version of `current`, unless it changes nothing.
-fn save_changes(m: Option<&Membership>, resource_type: &str, id: &str, current: &Current, candidate: Value) -> Result<Value> {
+fn save_changes(caller: &Caller, resource_type: &str, id: &str, current: &Current, candidate: Value) -> Result<Value> {
+    let m = caller.membership()?;
     if let Some(p) = resource::meta_project(&candidate) {
         if p != current.project_id {
             return Err(FhirError::invalid("A resource cannot move to another project").at(format!("{resource_type}.meta.project")));
         }
     }
-    check_references(resource_type, &candidate, &current.project_id)?;
+    check_references(caller, &candidate, &current.project_id)?;
     let accounts = accounts_for_write(m, resource_type, &candidate, Some(current));
     let version = versions::build(id, &current.project_id, candidate, Some(current), accounts, author(m).as_deref())?;
     if resource::same_content(&current.content, &version.content) {
@@ -224,6 +228,7 @@ fn save_changes(m: Option<&Membership>, resource_type: &str, id: &str, current: 
     }
     if let Some(m) = m {
         m.authorize_write(Interaction::Update, resource_type, &version.tokens, Some(&current.content), &version.content)?;
+        check_reveals_nothing(m, resource_type, &current.tokens, &version)?;
     }
     versions::store(resource_type, &current.project_id, &version, false, false);
     let Version { content, tokens } = version;
@@ -258,15 +263,47 @@ fn author(m: Option<&Membership>) -> Option<String> {
     m.map(|m| m.policy.profile.clone().unwrap_or_else(|| format!("ProjectMembership/{}", m.id)))
 }
 
-/// Removes the hiddenFields that apply to the caller.
-fn redact(m: Option<&Membership>, resource_type: &str, tokens: &[String], content: Value) -> Value {
-    match m {
-        Some(m) => {
-            let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
-            m.redact(resource_type, &tokens, content)
-        }
-        None => content,
+fn token_refs(tokens: &[String]) -> Vec<&str> {
+    tokens.iter().map(String::as_str).collect()
+}
+
+/// Removes what the caller may not see of a resource with these tokens.
+fn redact(m: Option<&Membership>, resource_type: &str, tokens: &[String], mut content: Value) -> Value {
+    if let Some(m) = m {
+        m.read_plan(resource_type, &token_refs(tokens)).apply(&mut content);
     }
+    content
+}
+
+/// A write may move a resource to another entry, but not to one that would
+/// show this session a value the stored version hid from it (the hidden
+/// values it could not see are kept, so they would show): 403.
+fn check_reveals_nothing(m: &Membership, resource_type: &str, before: &[String], after: &Version) -> Result<()> {
+    let was = m.read_plan(resource_type, &token_refs(before));
+    if was.is_empty() {
+        return Ok(());
+    }
+    let mut shown = after.content.clone();
+    m.read_plan(resource_type, &token_refs(&after.tokens)).apply(&mut shown);
+    let mut hidden_before = shown.clone();
+    was.apply(&mut hidden_before);
+    if shown != hidden_before {
+        return Err(FhirError::forbidden(format!(
+            "Forbidden: this update of the {resource_type} would show values hidden from this session"
+        )));
+    }
+    Ok(())
+}
+
+/// An earlier version, hidden as the current version is and as it was itself
+/// when it was current: no entry change reveals a value hidden before it.
+fn redact_version(m: Option<&Membership>, resource_type: &str, current: &Current, mut content: Value) -> Value {
+    if let Some(m) = m {
+        let now = m.read_plan(resource_type, &token_refs(&current.tokens));
+        let then = m.read_plan(resource_type, &token_refs(&versions::tokens_of(&content, &current.project_id)));
+        Plan::union(resource_type, &[&now, &then]).apply(&mut content);
+    }
+    content
 }
 
 /// A client writes into its session's project; members of a super-admin
@@ -304,16 +341,20 @@ fn project_of_new(resource_type: &str, id: &str, resource: &Value) -> Result<Str
     Ok(project.to_owned())
 }
 
-/// Projects are hard walls: a resource may not point at another project's resources.
-fn check_references(resource_type: &str, resource: &Value, project_id: &str) -> Result<()> {
-    let refs = references::relative_references(resource);
-    if refs.is_empty() {
+/// Medplum's `Project.checkReferencesOnWrite`: every reference must resolve
+/// to a resource the writer can read, and one to another project, to an
+/// invisible or to a deleted resource fails exactly as one to nothing. Without
+/// it nothing is looked up, so a write reveals nothing about other resources.
+fn check_references(caller: &Caller, resource: &Value, project_id: &str) -> Result<()> {
+    if !storage::checks_references(project_id) {
         return Ok(());
     }
-    match storage::foreign_references(&refs, project_id).first() {
-        None => Ok(()),
-        Some(r) => Err(FhirError::invalid(format!("{resource_type} may not reference {r}, which belongs to another project"))),
+    for (resource_type, id) in references::relative_references(resource) {
+        if storage::current(caller.scope(), &resource_type, &id).is_none_or(|r| r.deleted) {
+            return Err(FhirError::invalid(format!("Invalid reference (Not found): {resource_type}/{id}")));
+        }
     }
+    Ok(())
 }
 
 /// The shape every written resource must have; an AccessPolicy must also compile.

@@ -4,7 +4,7 @@
 use crate::errors::OrRaise;
 use crate::interactions::create_resource;
 use crate::session::{self, Caller};
-use crate::storage;
+use crate::storage::{self, Scope};
 use fhir_access_core::outcome::{FhirError, Result};
 use pgrx::prelude::*;
 use serde_json::{json, Map, Value};
@@ -36,6 +36,7 @@ fn invite_member(project_id: &str, invite: &Value) -> Result<Value> {
     if !storage::project_exists(project_id) {
         return Err(FhirError::invalid(format!("Project {project_id} does not exist")));
     }
+    check_policies(project_id, invite)?;
     let first = invite["firstName"].as_str().unwrap_or_default();
     let last = invite["lastName"].as_str().unwrap_or_default();
     let system = Caller::System;
@@ -77,6 +78,23 @@ fn invite_member(project_id: &str, invite: &Value) -> Result<Value> {
     );
     membership.insert("meta".into(), json!({"project": project_id}));
     create_resource(&system, Value::Object(membership))
+}
+
+/// Every policy the membership names must be one of the project's; one of
+/// another project is refused exactly as one that does not exist.
+fn check_policies(project_id: &str, invite: &Value) -> Result<()> {
+    let membership = &invite["membership"];
+    let named = membership["access"].as_array().into_iter().flatten().map(|a| &a["policy"]).chain([&membership["accessPolicy"]]);
+    for reference in named.filter_map(|p| p["reference"].as_str()) {
+        let own = reference
+            .strip_prefix("AccessPolicy/")
+            .and_then(|id| storage::current(Scope::All, "AccessPolicy", id))
+            .is_some_and(|p| !p.deleted && p.project_id == project_id);
+        if !own {
+            return Err(FhirError::invalid(format!("{reference} is not an AccessPolicy of this project")).at("membership"));
+        }
+    }
+    Ok(())
 }
 
 fn id_of(resource: &Value) -> String {

@@ -116,57 +116,8 @@ pub fn without_keys(content: RawJsonb, keys: Vec<String>) -> RawJsonb {
     RawJsonb(unsafe { direct_function_call_as_datum(pg_sys::jsonb_delete_array, &[Some(content.0), Some(keys)]) }.expect("jsonb - text[] is not null"))
 }
 
-fn call(f: unsafe fn(pg_sys::FunctionCallInfo) -> pg_sys::Datum, args: &[pg_sys::Datum]) -> Option<pg_sys::Datum> {
-    let args: Vec<Option<pg_sys::Datum>> = args.iter().copied().map(Some).collect();
-    unsafe { direct_function_call_as_datum(f, &args) }
-}
-
-/// Every concrete path (`{name,0,given}`) that the dotted `segments` name in
-/// `content` below `prefix`, descending into every array element; `choices`
-/// expands a final `x[x]` segment into the keys it stands for.
-fn concrete_paths(content: pg_sys::Datum, segments: &[&str], prefix: &mut Vec<String>, choices: &dyn Fn(&str) -> Vec<String>, out: &mut Vec<Vec<String>>) {
-    let Some((first, rest)) = segments.split_first() else { return };
-    let at = prefix.clone().into_datum().expect("an array is not null");
-    let Some(node) = call(pg_sys::jsonb_extract_path, &[content, at]) else { return };
-    let kind = call(pg_sys::jsonb_typeof, &[node]).and_then(|t| unsafe { String::from_datum(t, false) }).unwrap_or_default();
-    match kind.as_str() {
-        "array" => {
-            let len = call(pg_sys::jsonb_array_length, &[node]).map_or(0, |n| n.value() as i32);
-            for i in 0..len {
-                prefix.push(i.to_string());
-                concrete_paths(content, segments, prefix, choices, out);
-                prefix.pop();
-            }
-        }
-        "object" => {
-            let keys = if first.ends_with("[x]") { choices(first) } else { vec![(*first).to_owned()] };
-            for key in keys {
-                let name = key.as_str().into_datum().expect("text is not null");
-                if !call(pg_sys::jsonb_exists, &[node, name]).is_some_and(|b| b.value() != 0) {
-                    continue;
-                }
-                prefix.push(key);
-                if rest.is_empty() {
-                    out.push(prefix.clone());
-                } else {
-                    concrete_paths(content, rest, prefix, choices, out);
-                }
-                prefix.pop();
-            }
-        }
-        _ => {}
-    }
-}
-
-/// `content` without the value at the dotted `path`, by jsonb's own
-/// functions: no conversion of the document. Deleting object keys never shifts
-/// array positions, so the concrete paths stay valid one after another.
-pub fn without_path(content: RawJsonb, path: &str, choices: &dyn Fn(&str) -> Vec<String>) -> RawJsonb {
-    let segments: Vec<&str> = path.split('.').collect();
-    let mut paths = Vec::new();
-    concrete_paths(content.0, &segments, &mut Vec::new(), choices, &mut paths);
-    paths.into_iter().fold(content, |doc, p| {
-        let p = p.into_datum().expect("an array is not null");
-        RawJsonb(call(pg_sys::jsonb_delete_path, &[doc.0, p]).expect("jsonb #- text[] is not null"))
-    })
+/// A jsonb datum as a document (22023 for input serde cannot hold).
+pub fn to_value(content: RawJsonb) -> Value {
+    // SAFETY: a jsonb datum, not null.
+    unsafe { Document::from_polymorphic_datum(content.0, false, pg_sys::JSONBOID) }.expect("not null").0
 }

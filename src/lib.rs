@@ -9,6 +9,7 @@ mod drop_guard;
 mod errors;
 mod evaluate;
 mod explain;
+mod explain_guard;
 mod interactions;
 mod invite;
 mod jsonb;
@@ -40,4 +41,5 @@ pgrx::extension_sql_file!("../sql/search.sql", name = "search", requires = ["acc
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     session::define_settings();
+    explain_guard::install();
 }

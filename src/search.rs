@@ -5,7 +5,6 @@ use crate::errors::OrRaise;
 use crate::jsonb::Document;
 use crate::session;
 use fhir_access_core::criteria::{self, Criteria, Param};
-use fhir_access_core::{definitions, fields};
 use fhir_access_core::outcome::{FhirError, Result};
 use fhir_access_core::policy::Interaction;
 use fhir_access_core::search::{self, Matcher};
@@ -53,14 +52,8 @@ fn build_sql(resource_type: &str, query: &str) -> Result<String> {
         return Err(FhirError::invalid(format!("Unknown resource type '{resource_type}'")));
     }
     let caller = session::caller();
-    let hidden = match caller.require(resource_type, Interaction::Search)? {
-        Some(m) => m.hidden_paths(resource_type),
-        None => Vec::new(),
-    };
-    let touches_hidden = |code: &str| {
-        definitions::search_param(resource_type, code)
-            .is_some_and(|p| hidden.iter().any(|h| fields::expression_touches(&p.expression, resource_type, h)))
-    };
+    let plan = caller.require(resource_type, Interaction::Search)?.map(|m| m.search_plan(resource_type));
+    let touches_hidden = |code: &str| plan.as_ref().is_some_and(|p| p.hides_param(code));
     let q = compiled(resource_type, query)?;
     const CONTENT: &str = "CASE WHEN (SELECT fhir._session_redacts((SELECT fhir._session()))) \
         THEN fhir._redact((SELECT fhir._session()), r.resource_type, r.tokens, r.content) ELSE r.content END";
@@ -89,22 +82,28 @@ fn build_sql(resource_type: &str, query: &str) -> Result<String> {
     Ok(sql)
 }
 
+/// The largest `_count` and `_offset` (Medplum's page limit; a deeper page is
+/// a scan the server should not be asked for): beyond them 22023.
+const MAX_COUNT: u64 = 1000;
+const MAX_OFFSET: u64 = 10_000;
+
 /// `_sort`, `_count` and `_offset` as ORDER BY, LIMIT and OFFSET. Every sort
 /// code is a known search parameter (so it is safe in SQL text); one over a
 /// hidden field does not order (the order would reveal it). Without `_sort`
 /// results come in id order, so `_offset` pages are stable.
 fn controls(control: &[Param], hidden: &dyn Fn(&str) -> bool) -> Result<(String, Option<u64>, Option<u64>)> {
     let (mut order, mut limit, mut offset) = (Vec::new(), None, None);
-    let number = |p: &Param| -> Result<u64> {
-        p.values
-            .first()
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| FhirError::invalid(format!("{} must be a non-negative integer", p.code)))
+    let number = |p: &Param, max: u64| -> Result<u64> {
+        match p.values.as_slice() {
+            [v] => v.parse().ok().filter(|n| *n <= max),
+            _ => None,
+        }
+        .ok_or_else(|| FhirError::invalid(format!("{} must be an integer from 0 to {max}", p.code)).at(p.code.clone()))
     };
     for p in control {
         match p.code.as_str() {
-            "_count" => limit = Some(number(p)?),
-            "_offset" => offset = Some(number(p)?),
+            "_count" => limit = Some(number(p, MAX_COUNT)?),
+            "_offset" => offset = Some(number(p, MAX_OFFSET)?),
             "_sort" => {
                 for key in p.values.iter().flat_map(|v| v.split(',')) {
                     let (desc, code) = key.strip_prefix('-').map_or((false, key), |c| (true, c));

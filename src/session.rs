@@ -12,11 +12,11 @@
 use crate::errors::OrRaise;
 use crate::storage::{self, Scope};
 use crate::versions;
-use crate::jsonb::{without_keys, without_path, Document, RawJsonb};
+use crate::jsonb::{self, without_keys, Document, RawJsonb};
 use fhir_access_core::definitions;
 use fhir_access_core::outcome::{FhirError, Result};
-use fhir_access_core::fields;
 use fhir_access_core::policy::{EffectivePolicy, Entry, Interaction};
+use fhir_access_core::redaction::Plan;
 use fhir_access_core::search::Matcher;
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::prelude::*;
@@ -57,6 +57,19 @@ pub struct Membership {
     unkeyed: Vec<usize>,
     /// The effective policy as jsonb, built on first request.
     policy_jsonb: std::cell::OnceCell<Vec<u8>>,
+    /// Redaction plans by type and entry, made on first use (see `plan`).
+    plans: RefCell<HashMap<(String, PlanOf), Rc<Plan>>>,
+}
+
+/// What a redaction plan is made of.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum PlanOf {
+    /// One entry's hiddenFields.
+    Entry(usize),
+    /// Every entry covering the type: for a resource no read entry admits.
+    AnyEntry,
+    /// The entries granting read or search: a search's filters and sort.
+    Search,
 }
 
 /// An entry's instance-level condition: its criteria and its (deprecated)
@@ -121,7 +134,18 @@ impl Membership {
             }
         }
         let keys = Interaction::ALL.into_iter().map(|i| (i, row_keys(&policy, &arms, &open[&i], i))).collect();
-        Ok(Membership { id: id.to_owned(), project_id, policy, arms, open, keys, arms_by_key, unkeyed, policy_jsonb: Default::default() })
+        Ok(Membership {
+            id: id.to_owned(),
+            project_id,
+            policy,
+            arms,
+            open,
+            keys,
+            arms_by_key,
+            unkeyed,
+            policy_jsonb: Default::default(),
+            plans: Default::default(),
+        })
     }
 
     /// The effective policy as a jsonb datum (a fresh copy in the caller's memory).
@@ -144,6 +168,10 @@ impl Membership {
     /// The first entry granting `interaction` that the resource satisfies:
     /// it decides whether the resource is admitted and supplies its fields.
     pub fn first_entry<'a>(&'a self, interaction: Interaction, resource_type: &'a str, tokens: &[&str]) -> Option<&'a Entry> {
+        self.first_index(interaction, resource_type, tokens).map(|i| &self.policy.entries[i])
+    }
+
+    fn first_index(&self, interaction: Interaction, resource_type: &str, tokens: &[&str]) -> Option<usize> {
         let mut candidates: Vec<usize> = self.unkeyed.clone();
         candidates.extend(tokens.iter().filter_map(|t| self.arms_by_key.get(*t)).flatten());
         candidates.sort_unstable();
@@ -151,7 +179,6 @@ impl Membership {
         candidates
             .into_iter()
             .find(|&i| self.policy.grants(i, resource_type, interaction) && self.arms[i].satisfied(resource_type, tokens))
-            .map(|i| &self.policy.entries[i])
     }
 
     /// Whether entry `index`'s criteria and compartment admit the resource.
@@ -230,41 +257,65 @@ impl Membership {
         Ok(())
     }
 
-    /// Every hiddenField of the entries through which the session reads or
-    /// searches this type: a search may not filter or sort on them.
-    pub fn hidden_paths(&self, resource_type: &str) -> Vec<String> {
-        let mut paths: Vec<String> = [Interaction::Read, Interaction::Search]
-            .into_iter()
-            .flat_map(|i| self.policy.entries_for(resource_type, i))
-            .flat_map(|e| e.hidden_fields.iter().cloned())
-            .collect();
-        paths.sort();
-        paths.dedup();
-        paths
-    }
-
     /// Whether any entry granting `interaction` on the type hides or protects fields.
     pub fn protects_fields(&self, interaction: Interaction, resource_type: &str) -> bool {
         self.policy.entries_for(resource_type, interaction).any(|e| !e.hidden_fields.is_empty() || !e.readonly_fields.is_empty())
     }
 
-    /// hiddenFields and readonlyFields of the entry that applies: what this session may not write.
-    pub fn protected_fields(&self, interaction: Interaction, resource_type: &str, tokens: &[String]) -> Vec<String> {
+    /// What this session may not write: the hiddenFields and readonlyFields
+    /// of the entry that applies, and whatever the session cannot see of the
+    /// stored version (`seen`, its read plan), which it cannot mean to erase.
+    pub fn protected_fields(&self, interaction: Interaction, resource_type: &str, tokens: &[String], seen: Option<&Plan>) -> Vec<String> {
         let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
-        self.first_entry(interaction, resource_type, &tokens)
-            .or_else(|| self.policy.entries_for(resource_type, interaction).next())
-            .map(|e| e.hidden_fields.iter().chain(&e.readonly_fields).cloned().collect())
-            .unwrap_or_default()
+        let entry = self.first_entry(interaction, resource_type, &tokens).or_else(|| self.policy.entries_for(resource_type, interaction).next());
+        let mut paths: Vec<String> = entry.map(|e| e.hidden_fields.iter().chain(&e.readonly_fields).cloned().collect()).unwrap_or_default();
+        paths.extend(seen.into_iter().flat_map(|p| p.paths().iter().cloned()));
+        paths.sort();
+        paths.dedup();
+        paths
     }
 
-    /// Removes the hiddenFields of the entry through which this session reads the resource.
-    pub fn redact(&self, resource_type: &str, tokens: &[&str], mut content: Value) -> Value {
-        if let Some(e) = self.first_entry(Interaction::Read, resource_type, tokens) {
-            for path in &e.hidden_fields {
-                fields::remove(&mut content, path);
-            }
+    /// The redaction plan of one entry, of every entry of the type, or of a search.
+    fn plan(&self, resource_type: &str, of: PlanOf) -> Rc<Plan> {
+        let key = (resource_type.to_owned(), of);
+        if let Some(hit) = self.plans.borrow().get(&key) {
+            return Rc::clone(hit);
         }
-        content
+        let interactions: &[Interaction] = match of {
+            PlanOf::Entry(_) => &[],
+            PlanOf::AnyEntry => &Interaction::ALL,
+            PlanOf::Search => &[Interaction::Read, Interaction::Search],
+        };
+        let mut hidden: Vec<String> = interactions
+            .iter()
+            .flat_map(|&i| self.policy.entries_for(resource_type, i))
+            .flat_map(|e| e.hidden_fields.iter().cloned())
+            .collect();
+        if let PlanOf::Entry(i) = of {
+            hidden.clone_from(&self.policy.entries[i].hidden_fields);
+        }
+        let plan = Rc::new(Plan::new(resource_type, &hidden));
+        self.plans.borrow_mut().insert(key, Rc::clone(&plan));
+        plan
+    }
+
+    /// How a resource with these tokens is redacted for this session: by the
+    /// first entry granting read that admits it, or, when none does (a
+    /// create-only entry), by every entry of the type.
+    pub fn read_plan(&self, resource_type: &str, tokens: &[&str]) -> Rc<Plan> {
+        let entries: Vec<usize> = self.policy.indexed_entries_for(resource_type, Interaction::Read).map(|(i, _)| i).collect();
+        let uniform = entries.windows(2).all(|w| self.policy.entries[w[0]].hidden_fields == self.policy.entries[w[1]].hidden_fields);
+        let of = match entries.first() {
+            // Every entry hides the same fields: no need to find the one that admits the row.
+            Some(&first) if uniform => PlanOf::Entry(first),
+            _ => self.first_index(Interaction::Read, resource_type, tokens).map_or(PlanOf::AnyEntry, PlanOf::Entry),
+        };
+        self.plan(resource_type, of)
+    }
+
+    /// What a search may not filter or sort on by the stored tokens.
+    pub fn search_plan(&self, resource_type: &str) -> Rc<Plan> {
+        self.plan(resource_type, PlanOf::Search)
     }
 
 }
@@ -398,6 +449,7 @@ fn current() -> (String, Rc<Caller>) {
     if is_system(outer) {
         return (SYSTEM.to_owned(), Rc::new(Caller::System));
     }
+    crate::explain_guard::refuse_if_analyzing().or_raise();
     let setting = setting();
     let version = access_version();
     if let Some(hit) = CACHED.with(|c| {
@@ -507,6 +559,7 @@ fn check_no_mixing(next: Option<&str>) -> Result<()> {
 /// otherwise the handle is resolved for the current role, which must be
 /// allowed to act as that membership, at the version it names.
 fn snapshot(handle: &str) -> Rc<Caller> {
+    crate::explain_guard::refuse_if_analyzing().or_raise();
     let key = (outer_role(), handle.to_owned());
     if let Some(hit) = SNAPSHOTS.with(|s| s.borrow().get(&key).map(|e| Rc::clone(&e.caller))) {
         return hit;
@@ -798,52 +851,23 @@ fn _session_redacts(session: &str) -> bool {
 }
 
 /// Content as the session may see it, when it hides fields. Rows of types with
-/// nothing hidden come back untouched, and paths are removed by jsonb's own
-/// functions, never converting the document.
+/// nothing hidden come back untouched; top-level keys are removed by jsonb's
+/// own operator, anything nested by the plan on the converted document.
 #[pg_extern(stable, parallel_safe)]
 fn _redact(session: &str, resource_type: &str, tokens: Array<&str>, content: RawJsonb) -> RawJsonb {
     let caller = snapshot(session);
     let Caller::Member(m) = &*caller else { return content };
-    let entries: Vec<&Entry> = m.policy.entries_for(resource_type, Interaction::Read).collect();
-    let uniform = entries.windows(2).all(|w| w[0].hidden_fields == w[1].hidden_fields);
-    let hidden: &[String] = if uniform {
-        entries.first().map_or(&[], |e| &e.hidden_fields)
-    } else {
-        let tokens: Vec<&str> = tokens.iter().flatten().collect();
-        m.first_entry(Interaction::Read, resource_type, &tokens).map_or(&[], |e| &e.hidden_fields)
-    };
-    if hidden.is_empty() {
+    let tokens: Vec<&str> = tokens.iter().flatten().collect();
+    let plan = m.read_plan(resource_type, &tokens);
+    if plan.is_empty() {
         return content;
     }
-    match top_level_keys(resource_type, hidden) {
+    match plan.top_level_keys() {
         Some(keys) => without_keys(content, keys),
         None => {
-            let choices = |segment: &str| {
-                let base = segment.trim_end_matches("[x]");
-                definitions::choice_types(resource_type, base)
-                    .map(|suffixes| suffixes.iter().map(|s| format!("{base}{s}")).collect())
-                    .unwrap_or_default()
-            };
-            hidden.iter().fold(content, |doc, path| without_path(doc, path, &choices))
+            let mut document = jsonb::to_value(content);
+            plan.apply(&mut document);
+            RawJsonb(jsonb::to_datum(&document))
         }
     }
-}
-
-/// The keys top-level hidden paths name (`value[x]` as every choice key of the
-/// type); `None` when a path is nested.
-fn top_level_keys(resource_type: &str, hidden: &[String]) -> Option<Vec<String>> {
-    let mut keys = Vec::new();
-    for path in hidden {
-        if path.contains('.') {
-            return None;
-        }
-        match path.strip_suffix("[x]") {
-            Some(base) => {
-                let suffixes = definitions::choice_types(resource_type, base)?;
-                keys.extend(suffixes.iter().map(|s| format!("{base}{s}")));
-            }
-            None => keys.push(path.clone()),
-        }
-    }
-    Some(keys)
 }

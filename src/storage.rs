@@ -54,8 +54,8 @@ const CLIENT: Statement = statement!("client", [OIDOID], false);
 const BOUND_MEMBERSHIPS: Statement = statement!("bound_memberships", [OIDOID], false);
 const IS_BOUND: Statement = statement!("is_bound", [OIDOID, TEXTOID], false);
 const ROLE_NAME: Statement = statement!("role_name", [OIDOID], false);
-const FOREIGN_REFERENCES: Statement = statement!("foreign_references", [TEXTARRAYOID, TEXTARRAYOID, TEXTOID], false);
-const PATIENT_ACCOUNTS: Statement = statement!("patient_accounts", [TEXTARRAYOID], false);
+const CHECKS_REFERENCES: Statement = statement!("checks_references", [TEXTOID], false);
+const PATIENT_ACCOUNTS: Statement = statement!("patient_accounts", [TEXTARRAYOID, TEXTOID], false);
 const USER_BY_EMAIL: Statement = statement!("user_by_email", [TEXTOID, TEXTOID], false);
 const VERSION: Statement = statement!("version", [TEXTOID, TEXTOID, TEXTOID], false);
 const EXTENSION_SCHEMA: Statement = statement!("extension_schema", [], false);
@@ -313,12 +313,9 @@ pub fn role_name(role: pg_sys::Oid) -> Option<String> {
     run(&ROLE_NAME, &[role.into()], one::<String>)
 }
 
-/// Of `references`, those that point at a stored resource of another project.
-pub fn foreign_references(references: &[(String, String)], project_id: &str) -> Vec<String> {
-    let (types, ids): (Vec<String>, Vec<String>) = references.iter().cloned().unzip();
-    run(&FOREIGN_REFERENCES, &[types.into(), ids.into(), project_id.into()], |rows| {
-        rows.map(|row| Ok(row.get::<String>(1)?.expect("reference is NOT NULL"))).collect()
-    })
+/// Whether the project sets `checkReferencesOnWrite`.
+pub fn checks_references(project_id: &str) -> bool {
+    run(&CHECKS_REFERENCES, &[project_id.into()], |rows| Ok(one::<bool>(rows)?.unwrap_or(false)))
 }
 
 /// The User with `email` in `project_id` ('' for global users).
@@ -327,8 +324,8 @@ pub fn user_by_email(email: &str, project_id: &str) -> Option<String> {
 }
 
 /// The accounts of the Patients with these ids.
-pub fn patient_accounts(patient_ids: Vec<String>) -> Vec<String> {
-    run(&PATIENT_ACCOUNTS, &[patient_ids.into()], |rows| {
+pub fn patient_accounts(patient_ids: Vec<String>, project_id: &str) -> Vec<String> {
+    run(&PATIENT_ACCOUNTS, &[patient_ids.into(), project_id.into()], |rows| {
         rows.map(|row| Ok(row.get::<String>(1)?.unwrap_or_default())).collect()
     })
 }

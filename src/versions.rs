@@ -47,7 +47,7 @@ pub fn build(
         Accounts::Inherited(mut own) => {
             let patients: Vec<String> = index.patients.iter().filter_map(|p| p.strip_prefix("Patient/")).map(str::to_owned).collect();
             if !patients.is_empty() {
-                for a in storage::patient_accounts(patients) {
+                for a in storage::patient_accounts(patients, project_id) {
                     if !a.is_empty() && !own.contains(&a) {
                         own.push(a);
                     }
@@ -57,18 +57,35 @@ pub fn build(
         }
     };
     resource::set_accounts(&mut content, &accounts);
+    let mut compartments = own_compartments(project_id, &accounts);
+    let tokens = all_tokens(index.tokens, &compartments, &content);
+    compartments.extend(index.patients.into_iter().filter(|p| !compartments.contains(p)).collect::<Vec<_>>());
+    resource::set_compartments(&mut content, &compartments);
+    Ok(Version { content, tokens })
+}
+
+/// The project's and the accounts' compartments of a version.
+fn own_compartments(project_id: &str, accounts: &[String]) -> Vec<String> {
     let mut compartments = vec![format!("Project/{project_id}")];
     compartments.extend(accounts.iter().filter(|a| !a.starts_with("Project/")).cloned());
-    // The index found the Patient compartment (never trusting a submitted
-    // meta.compartment); the project's and the accounts' tokens are added here.
-    let mut tokens = index.tokens;
+    compartments
+}
+
+/// The index found the Patient compartment (never trusting a submitted
+/// meta.compartment); the project's and the accounts' tokens are added here.
+fn all_tokens(mut tokens: Vec<String>, compartments: &[String], content: &Value) -> Vec<String> {
     tokens.extend(compartments.iter().flat_map(|c| search::compartment_tokens(c)));
     tokens.push(type_token(content["resourceType"].as_str().expect("checked resource")));
     tokens.sort();
     tokens.dedup();
-    compartments.extend(index.patients.into_iter().filter(|p| !compartments.contains(p)).collect::<Vec<_>>());
-    resource::set_compartments(&mut content, &compartments);
-    Ok(Version { content, tokens })
+    tokens
+}
+
+/// The tokens a stored version had when it was written (versions keep no
+/// tokens of their own); none for content that no longer indexes.
+pub fn tokens_of(content: &Value, project_id: &str) -> Vec<String> {
+    let Ok(index) = search::index(content) else { return Vec::new() };
+    all_tokens(index.tokens, &own_compartments(project_id, &resource::accounts(content)), content)
 }
 
 /// The token every row of a type carries: row-level security finds the rows

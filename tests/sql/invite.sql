@@ -35,5 +35,8 @@ SELECT t.throws($$ SELECT fhir.invite('p1', '{"resourceType": "Practitioner", "f
 SELECT t.throws($$ SELECT fhir.invite('nope', '{"resourceType": "Practitioner", "email": "x@example.org"}') $$, '22023', 'an invite to an unknown project is refused');
 SELECT t.throws($$ SELECT fhir.invite('p1', '{"resourceType": "Device", "email": "x@example.org"}') $$, '22023', 'an unsupported profile type is refused');
 SELECT t.throws($$ SELECT fhir.invite('p1', '{"resourceType": "Practitioner", "email": "x@example.org", "membership": {"accessPolicy": {"reference": "AccessPolicy/ap2"}}}') $$,
-                '22023', 'an invite naming a policy in another project is refused');
+                '22023', 'an invite naming a policy in another project is refused', 'AccessPolicy/ap2 is not an AccessPolicy of this project');
+SELECT t.is(replace(t.error_detail($$ SELECT fhir.invite('p1', '{"resourceType": "Practitioner", "email": "x@example.org", "membership": {"accessPolicy": {"reference": "AccessPolicy/ap2"}}}') $$)::text, 'ap2', 'X'),
+            replace(t.error_detail($$ SELECT fhir.invite('p1', '{"resourceType": "Practitioner", "email": "x@example.org", "membership": {"access": [{"policy": {"reference": "AccessPolicy/nowhere"}}]}}') $$)::text, 'nowhere', 'X'),
+            'a policy of another project is refused exactly as one that exists nowhere');
 SELECT t.is((SELECT count(*) FROM fhir.resource_history), :'before'::bigint, 'refused invites write nothing');

@@ -35,16 +35,34 @@ WITH u AS (UPDATE fhir.resources SET content = content WHERE id = 'b1' RETURNING
 
 SELECT fhir.create('{"resourceType": "Patient", "meta": {"project": "pb"}}')->'meta'->>'project' AS created_in \gset
 SELECT t.is(:'created_in'::text, 'pa', 'a client creates in its session project whatever meta.project says');
-SELECT t.throws($$ SELECT fhir.create('{"resourceType": "Observation", "status": "final", "subject": {"reference": "Patient/b1"}}') $$,
-                '22023', 'a resource may not reference another project''s resource', '%another project%');
-SELECT t.throws($$ SELECT fhir.update('{"resourceType": "Observation", "id": "oa", "status": "final", "subject": {"reference": "Patient/b1"}}') $$,
-                '22023', 'an update may not add a reference into another project');
+-- References: without checkReferencesOnWrite nothing is looked up (Medplum),
+-- so a reference into another project is stored like one to nothing, and
+-- inherits nothing from the resource it names.
+SELECT fhir.create('{"resourceType": "Observation", "status": "final", "subject": {"reference": "Patient/b1"}}') AS foreign_ref \gset
+SELECT fhir.create('{"resourceType": "Observation", "status": "final", "subject": {"reference": "Patient/nowhere"}}') AS missing_ref \gset
+SELECT t.is((:'foreign_ref'::jsonb #- '{id}' #- '{meta,versionId}' #- '{meta,lastUpdated}' #- '{meta,compartment}' #- '{subject}')::text,
+            (:'missing_ref'::jsonb #- '{id}' #- '{meta,versionId}' #- '{meta,lastUpdated}' #- '{meta,compartment}' #- '{subject}')::text,
+            'a reference into another project is answered as one to nothing');
 SELECT t.lives($$ SELECT fhir.create('{"resourceType": "Observation", "status": "final", "subject": {"reference": "Patient/a1"}}') $$,
                'references inside the project are fine');
 RESET ROLE;
-
-SELECT t.throws($$ SELECT fhir.create('{"resourceType": "Observation", "status": "final", "subject": {"reference": "Patient/b1"}, "meta": {"project": "pa"}}') $$,
-                '22023', 'the system too may not reference across projects');
+SELECT fhir.update(fhir.read('Project', 'pa') || '{"checkReferencesOnWrite": true}') IS NOT NULL AS checks_references;
+SET ROLE w_gateway;
+SELECT fhir.set_membership(:'ma') IS NOT NULL AS acting_in_a;
+SELECT t.error_detail($$ SELECT fhir.create('{"resourceType": "Observation", "status": "final", "subject": {"reference": "Patient/b1"}}') $$) AS foreign_refused \gset
+SELECT t.error_detail($$ SELECT fhir.create('{"resourceType": "Observation", "status": "final", "subject": {"reference": "Patient/b2"}}') $$) AS missing_refused \gset
+SELECT t.is(:'foreign_refused'::jsonb->'issue'->0->'details'->>'text', 'Invalid reference (Not found): Patient/b1',
+            'with checkReferencesOnWrite, a reference into another project is refused as not found');
+SELECT t.is(replace(:'foreign_refused', 'b1', 'X'), replace(:'missing_refused', 'b2', 'X'),
+            'the refusal is byte-identical to the one for a resource that exists nowhere');
+SELECT t.throws($$ SELECT fhir.update('{"resourceType": "Observation", "id": "oa", "status": "final", "subject": {"reference": "Patient/b1"}}') $$,
+                '22023', 'an update may not add a reference the writer cannot read', 'Invalid reference (Not found): Patient/b1');
+SELECT t.lives($$ SELECT fhir.create('{"resourceType": "Observation", "status": "final", "subject": {"reference": "Patient/a1"}}') $$,
+               'with checkReferencesOnWrite, references the writer can read are fine');
+RESET ROLE;
+SELECT t.throws($$ SELECT fhir.create('{"resourceType": "Observation", "status": "final", "subject": {"reference": "Patient/nowhere"}, "meta": {"project": "pa"}}') $$,
+                '22023', 'the system too is held to checkReferencesOnWrite', 'Invalid reference (Not found): Patient/nowhere');
+SELECT fhir.update(fhir.read('Project', 'pa') - 'checkReferencesOnWrite') IS NOT NULL AS no_reference_checks;
 SELECT t.is((SELECT count(*) FROM fhir.resource WHERE id = 'b1' AND NOT deleted), 1::bigint, 'the other project''s patient is untouched');
 
 -- Members of a super-admin project reach every project.

@@ -89,6 +89,11 @@ pub fn data_type_for_suffix(s: &str) -> Option<&'static str> {
     defs().data_types.get(s).map(String::as_str)
 }
 
+/// Every choice-type suffix (`Quantity`, `String`, ...).
+pub fn data_type_suffixes() -> impl Iterator<Item = &'static str> {
+    defs().data_types.keys().map(String::as_str)
+}
+
 /// The allowed suffixes of a choice element, addressed without `[x]` from the
 /// resource root: `choice_types("Observation", "component.value")`.
 pub fn choice_types(resource_type: &str, element_path: &str) -> Option<&'static [String]> {

@@ -4,6 +4,7 @@
 //! key `x<Type>` (`valueQuantity`, `valueString`, ...).
 
 use crate::definitions;
+use crate::outcome::{FhirError, Result};
 use serde_json::{Map, Value};
 
 /// The keys of `obj` that segment `seg` names.
@@ -41,20 +42,109 @@ pub fn remove(resource: &mut Value, path: &str) {
     remove_segments(resource, &segs);
 }
 
-/// Puts back, at every place `path` names, what `before` had there: `after`
-/// loses what the caller added and regains what the caller removed or changed.
-/// Arrays are walked element by element, so nested paths (`name.given`) and
-/// falsy values (`false`, `0`, `""`) are kept, never erased.
-fn restore_segments(after: &mut Value, before: Option<&Value>, segs: &[&str]) {
-    let Some((first, rest)) = segs.split_first() else { return };
+/// Checks a hiddenFields or readonlyFields path: dot-separated element
+/// names, the last of which may be a choice `x[x]`. A malformed path would
+/// protect nothing, so it is refused.
+pub fn check_path(path: &str) -> Result<()> {
+    let well_formed = path.split('.').all(|seg| {
+        let name = seg.strip_suffix("[x]").unwrap_or(seg);
+        name.starts_with(|c: char| c.is_ascii_alphabetic())
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    });
+    if well_formed {
+        Ok(())
+    } else {
+        Err(FhirError::invalid(format!("Invalid field path '{path}'")))
+    }
+}
+
+/// Paths that identify a version and are columns of `fhir.resources`: hiding
+/// them would hide nothing.
+pub const UNHIDEABLE: [&str; 6] = ["resourceType", "id", "meta", "meta.versionId", "meta.lastUpdated", "meta.project"];
+
+/// Whether `value` holds anything at the segments `segs`.
+fn holds(value: &Value, segs: &[&str]) -> bool {
+    let Some((first, rest)) = segs.split_first() else { return true };
+    match value {
+        Value::Array(items) => items.iter().any(|item| holds(item, segs)),
+        Value::Object(obj) => matching_keys(obj, first).iter().any(|k| holds(&obj[k], rest)),
+        _ => false,
+    }
+}
+
+/// `value` without anything at the `relative` paths.
+fn visible_part(value: &Value, relative: &[Vec<&str>]) -> Value {
+    let mut out = value.clone();
+    for segs in relative {
+        remove_segments(&mut out, segs);
+    }
+    out
+}
+
+/// Two array elements are the same when they carry the same element `id`, or
+/// are equal once protected values are set aside.
+fn same_element(after: &Value, before: &Value, relative: &[Vec<&str>]) -> bool {
+    match (after.get("id").and_then(Value::as_str), before.get("id").and_then(Value::as_str)) {
+        (Some(a), Some(b)) => a == b,
+        _ => visible_part(after, relative) == visible_part(before, relative),
+    }
+}
+
+/// The protected paths under the object-key path `prefix`, relative to it.
+fn relative_to<'p>(paths: &[Vec<&'p str>], prefix: &[String]) -> Vec<Vec<&'p str>> {
+    paths
+        .iter()
+        .filter(|p| p.len() > prefix.len() && p.iter().zip(prefix).all(|(seg, key)| key_matches(seg, key)))
+        .map(|p| p[prefix.len()..].to_vec())
+        .collect()
+}
+
+/// Does path segment `seg` name object key `key`?
+fn key_matches(seg: &str, key: &str) -> bool {
+    match seg.strip_suffix("[x]") {
+        Some(base) => key.strip_prefix(base).is_some_and(definitions::is_data_type_suffix),
+        None => seg == key,
+    }
+}
+
+fn unidentifiable(at: &[String]) -> FhirError {
+    let path = at.join(".");
+    FhirError::forbidden(format!(
+        "The write would change, move or erase protected values under {path}: send its elements unchanged and in place"
+    ))
+    .at(path)
+}
+
+/// Puts back, at every place `segs` names, what `before` had there: `after`
+/// loses what the caller added and regains what it removed or changed. Arrays
+/// pair elements by position; an element holding protected values must still
+/// be there, the same element, and a container may not change its shape.
+fn restore_segments(after: &mut Value, before: Option<&Value>, segs: &[&str], all: &[Vec<&str>], at: &mut Vec<String>) -> Result<()> {
+    let Some((first, rest)) = segs.split_first() else { return Ok(()) };
+    let protected_before = before.filter(|b| holds(b, segs));
     match after {
         Value::Array(items) => {
+            let before_items = match protected_before {
+                Some(Value::Array(b)) => b.as_slice(),
+                Some(_) => return Err(unidentifiable(at)),
+                None => &[],
+            };
+            let relative = relative_to(all, at);
+            for (i, b) in before_items.iter().enumerate() {
+                if holds(b, segs) && !items.get(i).is_some_and(|a| same_element(a, b, &relative)) {
+                    return Err(unidentifiable(at));
+                }
+            }
             for (i, item) in items.iter_mut().enumerate() {
-                restore_segments(item, before.and_then(|b| b.get(i)), segs);
+                restore_segments(item, before_items.get(i), segs, all, at)?;
             }
         }
         Value::Object(obj) => {
-            let before_obj = before.and_then(Value::as_object);
+            let before_obj = match protected_before {
+                Some(Value::Object(b)) => Some(b),
+                Some(_) => return Err(unidentifiable(at)),
+                None => None,
+            };
             let mut keys = matching_keys(obj, first);
             if let Some(b) = before_obj {
                 keys.extend(matching_keys(b, first).into_iter().filter(|k| !obj.contains_key(k)));
@@ -66,20 +156,30 @@ fn restore_segments(after: &mut Value, before: Option<&Value>, segs: &[&str]) {
                         Some(v) => obj.insert(key, v.clone()),
                         None => obj.remove(&key),
                     };
-                } else if let Some(child) = obj.get_mut(&key) {
-                    restore_segments(child, old, rest);
+                    continue;
+                }
+                at.push(key.clone());
+                let result = if let Some(child) = obj.get_mut(&key) {
+                    restore_segments(child, old, rest, all, at)
                 } else if let Some(old) = old {
                     // The caller removed the parent: bring back only the protected part.
                     let mut rebuilt = empty_like(old);
-                    restore_segments(&mut rebuilt, Some(old), rest);
+                    let r = restore_segments(&mut rebuilt, Some(old), rest, all, at);
                     if !is_empty_container(&rebuilt) {
                         obj.insert(key, rebuilt);
                     }
-                }
+                    r
+                } else {
+                    Ok(())
+                };
+                at.pop();
+                result?;
             }
         }
+        _ if protected_before.is_some() => return Err(unidentifiable(at)),
         _ => {}
     }
+    Ok(())
 }
 
 fn empty_like(v: &Value) -> Value {
@@ -97,63 +197,27 @@ fn is_empty_container(v: &Value) -> bool {
     }
 }
 
-pub fn restore(after: &mut Value, before: &Value, path: &str) {
-    let segs: Vec<&str> = path.split('.').collect();
-    restore_segments(after, Some(before), &segs);
-}
-
-/// Whether a search parameter's FHIRPath `expression` (`Patient.name.family`,
-/// `(Observation.value as Quantity)`) reads anything at or under the field
-/// `path`, or above it: filtering or sorting on it could then reveal a hidden
-/// value. Conservative: any element path of the expression that is a prefix of
-/// `path`, or that `path` is a prefix of, touches it.
-pub fn expression_touches(expression: &str, resource_type: &str, path: &str) -> bool {
-    let hidden: Vec<&str> = path.split('.').collect();
-    element_paths(expression, resource_type).iter().any(|segments| {
-        segments.iter().zip(&hidden).all(|(seg, h)| segment_matches(seg, h))
-    })
-}
-
-/// `value` or `valueQuantity` against `value[x]`, and a polymorphic `value`
-/// against `valueQuantity`; otherwise equality.
-fn segment_matches(segment: &str, field: &str) -> bool {
-    match field.strip_suffix("[x]") {
-        Some(base) => segment == base || segment.strip_prefix(base).is_some_and(definitions::is_data_type_suffix),
-        None => segment == field || field.strip_prefix(segment).is_some_and(definitions::is_data_type_suffix),
+/// Gives `after` back, at every protected path, what `before` had: a write
+/// never changes, moves or erases a protected value. Where the elements
+/// holding protected values cannot be paired with the stored ones (an array
+/// reordered, shortened or replaced by an object), the write is refused (403).
+pub fn protect(after: &mut Value, before: &Value, paths: &[String]) -> Result<()> {
+    let all: Vec<Vec<&str>> = paths.iter().map(|p| p.split('.').collect()).collect();
+    for segs in &all {
+        restore_segments(after, Some(before), segs, &all, &mut Vec::new())?;
     }
+    Ok(())
 }
 
-/// The element paths an expression navigates from the resource: the
-/// identifier chains after each `Type.` (function calls end a chain).
-fn element_paths(expression: &str, resource_type: &str) -> Vec<Vec<String>> {
-    let prefix = format!("{resource_type}.");
-    let mut paths = Vec::new();
-    let mut rest = expression;
-    while let Some(at) = rest.find(&prefix) {
-        let before = rest[..at].chars().next_back();
-        rest = &rest[at + prefix.len()..];
-        if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
-            continue;
-        }
-        let mut segments = Vec::new();
-        let mut chain = rest;
-        loop {
-            let end = chain.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(chain.len());
-            let (ident, after) = chain.split_at(end);
-            if ident.is_empty() || after.starts_with('(') {
-                break;
-            }
-            segments.push(ident.to_owned());
-            match after.strip_prefix('.') {
-                Some(next) => chain = next,
-                None => break,
-            }
-        }
-        if !segments.is_empty() {
-            paths.push(segments);
-        }
-    }
-    paths
+/// Whether evaluating a search parameter's FHIRPath `expression` can depend
+/// on anything at, under or above the field `path`, whatever the
+/// expression's text looks like (`iif`, `|`, `ofType`, `where`, `resolve()`):
+/// filtering or sorting on it could then reveal a hidden value. An expression
+/// that does not parse touches everything.
+pub fn expression_touches(expression: &str, path: &str) -> bool {
+    let Ok(parsed) = fhirpath::parse_cached(expression) else { return true };
+    let field: Vec<&str> = path.split('.').collect();
+    fhirpath::depends_on(&parsed.dependencies(), &field)
 }
 
 #[cfg(test)]
@@ -163,16 +227,18 @@ mod tests {
 
     #[test]
     fn a_parameter_touches_a_hidden_field_at_above_or_below_its_path() {
-        assert!(expression_touches("Patient.birthDate", "Patient", "birthDate"));
-        assert!(expression_touches("Patient.name", "Patient", "name.given"));
-        assert!(expression_touches("Patient.address.state", "Patient", "address"));
-        assert!(!expression_touches("Patient.name.family", "Patient", "name.given"));
-        assert!(expression_touches("(Observation.value as Quantity)", "Observation", "value[x]"));
-        assert!(expression_touches("Observation.value.ofType(Quantity)", "Observation", "valueQuantity"));
-        assert!(expression_touches("Patient.meta.lastUpdated", "Patient", "meta"));
-        assert!(!expression_touches("Patient.gender", "Patient", "birthDate"));
-        assert!(expression_touches("Condition.subject.where(resolve() is Patient)", "Condition", "subject"));
-        assert!(!expression_touches("RelatedPerson.patient", "Patient", "patient"));
+        assert!(expression_touches("Patient.birthDate", "birthDate"));
+        assert!(expression_touches("Patient.name", "name.given"));
+        assert!(expression_touches("Patient.address.state", "address"));
+        assert!(!expression_touches("Patient.name.family", "name.given"));
+        assert!(expression_touches("(Observation.value as Quantity)", "value[x]"));
+        assert!(expression_touches("Observation.value.ofType(Quantity)", "valueQuantity"));
+        assert!(expression_touches("Patient.meta.lastUpdated", "meta"));
+        assert!(!expression_touches("Patient.gender", "birthDate"));
+        assert!(expression_touches("Condition.subject.where(resolve() is Patient)", "subject"));
+        assert!(expression_touches("iif(Patient.gender.exists(), 'x', 'y')", "gender"));
+        assert!(expression_touches("Patient.gender | Patient.birthDate", "birthDate"));
+        assert!(expression_touches("Patient.name.where(given = 'A').family", "name.given"));
     }
 
     #[test]
@@ -197,33 +263,84 @@ mod tests {
         assert_eq!(o, json!({"valueSet": "not a choice", "status": "final"}));
     }
 
+    fn protected(after: &mut Value, before: &Value, paths: &[&str]) -> Result<()> {
+        protect(after, before, &paths.iter().map(|p| p.to_string()).collect::<Vec<_>>())
+    }
+
     #[test]
-    fn restoring_undoes_an_added_changed_or_removed_field() {
+    fn protecting_undoes_an_added_changed_or_removed_field() {
         let before = json!({"superAdmin": false, "name": "P"});
         let mut added = json!({"name": "P", "superAdmin": true, "features": ["x"]});
-        restore(&mut added, &before, "superAdmin");
-        restore(&mut added, &before, "features");
+        protected(&mut added, &before, &["superAdmin", "features"]).unwrap();
         assert_eq!(added, json!({"name": "P", "superAdmin": false}));
         let mut removed = json!({"name": "Q"});
-        restore(&mut removed, &before, "superAdmin");
+        protected(&mut removed, &before, &["superAdmin"]).unwrap();
         assert_eq!(removed, json!({"name": "Q", "superAdmin": false}));
     }
 
     #[test]
-    fn restoring_keeps_nested_and_falsy_values() {
-        let before = json!({"name": [{"given": ["A"], "family": "F"}], "active": false, "multipleBirthInteger": 0});
-        let mut after = json!({"name": [{"given": ["B"], "family": "G"}]});
-        for path in ["name.given", "active", "multipleBirth[x]"] {
-            restore(&mut after, &before, path);
-        }
-        assert_eq!(after, json!({"name": [{"given": ["A"], "family": "G"}], "active": false, "multipleBirthInteger": 0}));
+    fn protecting_keeps_nested_and_falsy_values() {
+        let before = json!({"name": [{"given": ["A"], "family": "F"}, {"family": "X"}], "active": false, "multipleBirthInteger": 0});
+        let mut after = json!({"name": [{"given": ["B"], "family": "F"}, {"family": "Y"}]});
+        protected(&mut after, &before, &["name.given", "active", "multipleBirth[x]"]).unwrap();
+        assert_eq!(after, json!({"name": [{"given": ["A"], "family": "F"}, {"family": "Y"}], "active": false, "multipleBirthInteger": 0}));
     }
 
     #[test]
-    fn restoring_a_nested_field_under_a_removed_parent_brings_back_only_that_field() {
+    fn protecting_a_nested_field_under_a_removed_parent_brings_back_only_that_field() {
         let before = json!({"meta": {"account": {"reference": "Organization/1"}, "tag": [1]}});
         let mut after = json!({});
-        restore(&mut after, &before, "meta.account");
+        protected(&mut after, &before, &["meta.account"]).unwrap();
         assert_eq!(after, json!({"meta": {"account": {"reference": "Organization/1"}}}));
+    }
+
+    #[test]
+    fn an_element_holding_a_protected_value_may_not_be_reordered() {
+        let before = json!({"name": [{"family": "A", "given": ["a"]}, {"family": "B", "given": ["b"]}]});
+        let mut swapped = json!({"name": [{"family": "B"}, {"family": "A"}]});
+        let e = protected(&mut swapped, &before, &["name.given"]).unwrap_err();
+        assert_eq!(e.kind, crate::outcome::ErrorKind::Forbidden);
+    }
+
+    #[test]
+    fn an_element_holding_a_protected_value_may_not_be_removed_or_shifted() {
+        let before = json!({"name": [{"family": "A"}, {"family": "B", "given": ["b"]}]});
+        for after in [json!({"name": [{"family": "B"}]}), json!({"name": []}), json!({"name": [{"family": "N"}, {"family": "A"}, {"family": "B"}]})] {
+            assert!(protected(&mut after.clone(), &before, &["name.given"]).is_err(), "{after}");
+        }
+    }
+
+    #[test]
+    fn an_object_or_a_scalar_may_not_replace_an_array_holding_protected_values() {
+        let before = json!({"name": [{"family": "A", "given": ["a"]}]});
+        for after in [json!({"name": {"family": "A"}}), json!({"name": "A"}), json!({"name": [["A"]]})] {
+            assert!(protected(&mut after.clone(), &before, &["name.given"]).is_err(), "{after}");
+        }
+    }
+
+    #[test]
+    fn elements_without_protected_values_may_change_and_new_ones_may_follow() {
+        let before = json!({"name": [{"family": "A", "given": ["a"]}, {"family": "B"}]});
+        let mut after = json!({"name": [{"family": "A"}, {"family": "C"}, {"family": "D", "given": ["forged"]}]});
+        protected(&mut after, &before, &["name.given"]).unwrap();
+        assert_eq!(after, json!({"name": [{"family": "A", "given": ["a"]}, {"family": "C"}, {"family": "D"}]}));
+    }
+
+    #[test]
+    fn an_element_id_establishes_identity_for_an_edit_in_place() {
+        let before = json!({"name": [{"id": "n1", "family": "A", "given": ["a"]}]});
+        let mut after = json!({"name": [{"id": "n1", "family": "Z"}]});
+        protected(&mut after, &before, &["name.given"]).unwrap();
+        assert_eq!(after, json!({"name": [{"id": "n1", "family": "Z", "given": ["a"]}]}));
+    }
+
+    #[test]
+    fn malformed_field_paths_are_refused() {
+        for bad in ["", "name..given", "name.", "na me", "value[y]", "1name", "name/given"] {
+            assert!(check_path(bad).is_err(), "{bad}");
+        }
+        for good in ["name", "name.given", "value[x]", "component.value[x]", "meta.account"] {
+            assert!(check_path(good).is_ok(), "{good}");
+        }
     }
 }

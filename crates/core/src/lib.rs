@@ -7,6 +7,7 @@ pub mod outcome;
 pub mod patch;
 pub mod references;
 pub mod policy;
+pub mod redaction;
 pub mod resource;
 pub mod search;
 pub mod time;

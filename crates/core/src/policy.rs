@@ -7,6 +7,7 @@
 
 use crate::criteria::{self, Criteria, Param};
 use crate::definitions;
+use crate::fields;
 use crate::outcome::{FhirError, Result};
 use crate::resource::is_valid_id;
 use serde_json::{json, Map, Value};
@@ -757,9 +758,12 @@ fn compile_entry(raw: &Value, scope: &Scope, source: usize, path: &str) -> Resul
             .into_iter()
             .flatten()
             .map(|f| {
-                f.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| invalid(field, format!("Invalid field path {f}")))
+                let path = f.as_str().ok_or_else(|| invalid(field, format!("Invalid field path {f}")))?;
+                fields::check_path(path).map_err(|e| invalid(field, e.message))?;
+                if field == "hiddenFields" && fields::UNHIDEABLE.contains(&path) {
+                    return Err(invalid(field, format!("'{path}' identifies the version and cannot be hidden")));
+                }
+                Ok(path.to_string())
             })
             .collect()
     };

@@ -7,9 +7,13 @@ use serde_json::Value;
 /// Relative references (`Patient/123`, `Patient/123/_history/2`) to known
 /// resource types, as (type, id), without duplicates. Contained (`#x`),
 /// absolute and `urn:` references are not stored resources and are skipped.
+/// `meta` is the server's (author, accounts, compartments) and is skipped.
 pub fn relative_references(resource: &Value) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    collect(resource, &mut out);
+    match resource {
+        Value::Object(obj) => obj.iter().filter(|(k, _)| *k != "meta").for_each(|(_, v)| collect(v, &mut out)),
+        other => collect(other, &mut out),
+    }
     out.sort();
     out.dedup();
     out
@@ -66,6 +70,12 @@ mod tests {
     fn skips_contained_absolute_and_urn_references() {
         let r = json!({"a": {"reference": "#c1"}, "b": {"reference": "http://x.org/fhir/Patient/1"},
                        "c": {"reference": "urn:uuid:1234"}, "d": {"reference": "Nonsense/1"}, "e": {"reference": "Patient/bad id"}});
+        assert!(relative_references(&r).is_empty());
+    }
+
+    #[test]
+    fn skips_the_server_owned_meta() {
+        let r = json!({"meta": {"author": {"reference": "Practitioner/d1"}, "accounts": [{"reference": "Organization/o1"}]}});
         assert!(relative_references(&r).is_empty());
     }
 }

@@ -11,11 +11,56 @@ pub fn is_valid_id(id: &str) -> bool {
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
+/// The deepest nesting a written resource may have: well below what the
+/// document parser accepts (128), so that every stored resource, a patch's
+/// result included, can always be read, updated and deleted again.
+pub const MAX_DEPTH: usize = 100;
+
+/// The largest written resource, as serialized JSON (about).
+pub const MAX_BYTES: usize = 64 << 20;
+
+/// The size of `value` serialized (about) and its nesting depth (a scalar
+/// is 0), measured without recursion.
+pub fn measure(value: &Value) -> (usize, usize) {
+    let (mut bytes, mut deepest) = (0, 0);
+    let mut stack = vec![(value, 0)];
+    while let Some((v, d)) = stack.pop() {
+        bytes += match v {
+            Value::Array(items) => {
+                stack.extend(items.iter().map(|c| (c, d + 1)));
+                deepest = deepest.max(d + 1);
+                2 + items.len()
+            }
+            Value::Object(obj) => {
+                stack.extend(obj.values().map(|c| (c, d + 1)));
+                deepest = deepest.max(d + 1);
+                obj.keys().map(|k| k.len() + 4).sum::<usize>() + 2
+            }
+            Value::String(text) => text.len() + 2,
+            _ => 8,
+        };
+    }
+    (bytes, deepest)
+}
+
+/// Refuses a document past the size or depth limit.
+pub fn check_limits(bytes: usize, depth: usize) -> Result<()> {
+    if depth > MAX_DEPTH {
+        return Err(FhirError::invalid(format!("Resource is nested deeper than {MAX_DEPTH} levels")));
+    }
+    if bytes > MAX_BYTES {
+        return Err(FhirError::invalid(format!("Resource is larger than {} MiB", MAX_BYTES >> 20)));
+    }
+    Ok(())
+}
+
 /// Checks the shape every written resource must have and returns its type.
 pub fn check(resource: &Value) -> Result<&str> {
     let obj = resource
         .as_object()
         .ok_or_else(|| FhirError::invalid("Resource must be a JSON object"))?;
+    let (bytes, depth) = measure(resource);
+    check_limits(bytes, depth)?;
     let resource_type = match obj.get("resourceType") {
         Some(Value::String(t)) => t.as_str(),
         Some(_) => return Err(FhirError::invalid("resourceType must be a string").at("resourceType")),
@@ -233,5 +278,15 @@ mod tests {
         assert_eq!(if_match_version("W/\"3\""), "3");
         assert_eq!(if_match_version("\"3\""), "3");
         assert_eq!(if_match_version("3"), "3");
+    }
+
+    #[test]
+    fn a_resource_nested_deeper_than_the_limit_is_refused() {
+        let mut deep = json!(1);
+        for _ in 0..MAX_DEPTH {
+            deep = json!([deep]);
+        }
+        assert!(check(&json!({"resourceType": "Basic", "extension": deep.clone()})).is_err());
+        assert!(check(&json!({"resourceType": "Basic", "extension": deep[0].clone()})).is_ok());
     }
 }

@@ -33,12 +33,14 @@ mod lexer;
 mod model;
 mod parser;
 mod quantity;
+mod reads;
 mod temporal;
 mod text;
 mod value;
 
 pub use cache::parse_cached;
 pub use error::{Error, ErrorKind};
+pub use reads::{depends_on, Step};
 pub use value::{Collection, Item, Node};
 
 use serde_json::Value;

@@ -1,0 +1,82 @@
+-- Existence oracles: a resource the session may not see (another project's,
+-- or one its criteria exclude) is indistinguishable from one that does not
+-- exist, on every interaction: same SQLSTATE, message and DETAIL, byte for
+-- byte (with the id itself replaced). Also EXPLAIN ANALYZE, whose row counts
+-- would count hidden rows.
+CREATE EXTENSION fhir_access;
+
+DROP ROLE IF EXISTS or_gateway;
+CREATE ROLE or_gateway;
+SELECT fhir.grant_client('or_gateway', gateway => true, session_scope => true);
+SELECT fhir.create('{"resourceType": "Project", "id": "pa", "name": "A"}');
+SELECT fhir.create('{"resourceType": "Project", "id": "pb", "name": "B"}');
+SELECT fhir.create('{"resourceType": "Patient", "id": "mine", "gender": "female", "meta": {"project": "pa"}}');
+SELECT fhir.create('{"resourceType": "Patient", "id": "excluded", "gender": "male", "meta": {"project": "pa"}}');
+SELECT fhir.create('{"resourceType": "Patient", "id": "foreign", "gender": "female", "meta": {"project": "pb"}}');
+SELECT fhir.update('{"resourceType": "Patient", "id": "foreign", "gender": "female", "active": true, "meta": {"project": "pb"}}');
+SELECT fhir.delete('Patient', 'foreign') IS NULL AS deleted_foreign_once;
+SELECT fhir.create('{"resourceType": "Patient", "id": "foreign-live", "gender": "female", "meta": {"project": "pb"}}');
+SELECT fhir.create('{"resourceType": "AccessPolicy", "id": "women", "meta": {"project": "pa"}, "resource": [
+    {"resourceType": "Patient", "criteria": "Patient?gender=female"}, {"resourceType": "Observation"}]}');
+SELECT fhir.invite('pa', '{"resourceType": "Practitioner", "email": "o@example.org", "membership": {"accessPolicy": {"reference": "AccessPolicy/women"}}}')->>'id' AS member \gset
+
+-- The outcome of an interaction on one id: SQLSTATE, message and DETAIL,
+-- with the id replaced, or the result when it succeeds.
+CREATE FUNCTION or_outcome(interaction text, id text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  result text;
+  state text;
+  message text;
+  detail text;
+BEGIN
+  BEGIN
+    result := CASE interaction
+      WHEN 'read' THEN fhir.read('Patient', id)::text
+      WHEN 'vread' THEN fhir.vread('Patient', id, '00000000-0000-0000-0000-000000000000')::text
+      WHEN 'history' THEN (SELECT string_agg(h::text, ' ') FROM fhir.history('Patient', id) h)
+      WHEN 'update' THEN fhir.update(jsonb_build_object('resourceType', 'Patient', 'id', id, 'gender', 'female'))::text
+      WHEN 'update if_match' THEN fhir.update(jsonb_build_object('resourceType', 'Patient', 'id', id, 'gender', 'female'), 'W/"1"')::text
+      WHEN 'patch' THEN fhir.patch('Patient', id, '[{"op": "replace", "path": "/gender", "value": "female"}]')::text
+      WHEN 'patch test' THEN fhir.patch('Patient', id, '[{"op": "test", "path": "/gender", "value": "female"}]')::text
+      WHEN 'delete' THEN coalesce(fhir.delete('Patient', id)::text, 'deleted')
+      WHEN 'explain_access' THEN (fhir.explain_access('Patient', id, 'read') - 'id')::text
+      WHEN 'search' THEN (SELECT count(*)::text FROM fhir.search('Patient', '_id=' || id))
+      WHEN 'view' THEN (SELECT count(*)::text FROM fhir.resources WHERE resources.id = or_outcome.id)
+      WHEN 'reference' THEN (fhir.create(jsonb_build_object('resourceType', 'Observation', 'status', 'final',
+                               'subject', jsonb_build_object('reference', 'Patient/' || id))) #- '{id}' #- '{meta,versionId}'
+                               #- '{meta,lastUpdated}' #- '{meta,compartment}' #- '{subject}')::text
+    END;
+    RETURN 'ok ' || coalesce(replace(result, id, 'ID'), 'null');
+  EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
+    RETURN format('%s %s %s', state, replace(message, id, 'ID'), replace(detail, id, 'ID'));
+  END;
+END
+$$;
+GRANT EXECUTE ON FUNCTION or_outcome(text, text) TO or_gateway;
+
+SET ROLE or_gateway;
+SELECT fhir.set_membership(:'member') IS NOT NULL AS acting;
+-- Every interaction, for each kind of invisible id against an id that exists nowhere.
+SELECT t.is(or_outcome(i, hidden), or_outcome(i, 'nowhere'), format('%s: %s is indistinguishable from nothing', i, what))
+FROM unnest(ARRAY['read', 'vread', 'history', 'update', 'update if_match', 'patch', 'patch test', 'delete',
+                  'explain_access', 'search', 'view', 'reference']) i,
+     (VALUES ('foreign-live', 'another project''s resource'), ('foreign', 'another project''s deleted resource'),
+             ('excluded', 'a resource the criteria exclude')) h(hidden, what);
+-- The visible resource answers, so the comparison has teeth.
+SELECT t.ok(or_outcome('read', 'mine') LIKE 'ok %', 'a visible resource is read');
+
+-- EXPLAIN ANALYZE would count the hidden rows it filters: refused to clients.
+SELECT t.throws($$ EXPLAIN ANALYZE SELECT * FROM fhir.resources WHERE id = 'foreign-live' $$, '42501', 'EXPLAIN ANALYZE over the view is refused',
+                'EXPLAIN ANALYZE is not available to clients%');
+SELECT t.throws($$ EXPLAIN (ANALYZE, COSTS OFF) SELECT * FROM fhir.search('Patient', '_id=foreign-live') $$, '42501', 'EXPLAIN (ANALYZE) over search is refused');
+SELECT t.throws($$ EXPLAIN (ANALYZE true, FORMAT JSON) SELECT fhir.read('Patient', 'mine') $$, '42501', 'EXPLAIN (ANALYZE true) over an interaction is refused');
+CREATE FUNCTION pg_temp.explain_inside() RETURNS SETOF text LANGUAGE plpgsql AS $$
+BEGIN RETURN QUERY EXECUTE 'EXPLAIN ANALYZE SELECT * FROM fhir.resources WHERE id = ''foreign-live'''; END $$;
+SELECT t.throws($$ SELECT pg_temp.explain_inside() $$, '42501', 'EXPLAIN ANALYZE inside a function is refused');
+SELECT t.lives($$ EXPLAIN SELECT * FROM fhir.resources WHERE id = 'foreign-live' $$, 'plain EXPLAIN (estimates only) is allowed');
+SELECT t.lives($$ EXPLAIN (ANALYZE false) SELECT * FROM fhir.resources $$, 'EXPLAIN (ANALYZE false) is allowed');
+SELECT t.lives($$ EXPLAIN ANALYZE SELECT 1 $$, 'EXPLAIN ANALYZE of a query that touches no resource is allowed');
+SELECT t.is((SELECT count(*) FROM fhir.resources WHERE id = 'mine'), 1::bigint, 'after a refused EXPLAIN ANALYZE the session works as before');
+RESET ROLE;
+SELECT t.lives($$ EXPLAIN ANALYZE SELECT * FROM fhir.resources WHERE id = 'foreign-live' $$, 'the system may EXPLAIN ANALYZE');
