@@ -27,7 +27,7 @@ fn explain(resource_type: &str, id: &str, interaction_code: &str) -> Result<Valu
     let caller = session::caller();
     let row = match &*caller {
         Caller::Nobody(_) => None,
-        _ => storage::current(caller.scope(), resource_type, id),
+        _ => storage::current(storage::Scope::of(&caller), resource_type, id),
     };
     let mut out = json!({
         "resourceType": resource_type,

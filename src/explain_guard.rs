@@ -1,21 +1,18 @@
-//! `EXPLAIN ANALYZE` by a client would count rows that row-level security
-//! hides ("Rows Removed by Filter" on an index scan by `id` counts other
-//! tenants' rows), telling it what exists elsewhere. A utility hook marks the
-//! statement, and every session function refuses to decide access under it,
-//! so an EXPLAIN ANALYZE by a role that is not the system fails as soon as it
-//! touches the extension's rows; everything else explains as usual. Plain
-//! EXPLAIN shows estimates only and is allowed. The hook is installed when the
-//! library loads, which `shared_preload_libraries` makes happen first.
+//! `EXPLAIN ANALYZE` would count rows that row-level security hides ("Rows
+//! Removed by Filter" on an index scan by `id` counts other tenants' rows),
+//! telling a client what exists elsewhere. A utility hook refuses it, before
+//! anything runs, to every role that is not the system and can reach the
+//! extension's schema: the refusal depends on the role alone, never on the
+//! data, so it is no oracle itself. Plain EXPLAIN shows estimates only and is
+//! allowed. The hook is installed when the library loads, which
+//! `shared_preload_libraries` makes happen before any statement.
 
-use fhir_access_core::outcome::{FhirError, Result};
+use crate::errors::raise;
+use fhir_access_core::outcome::FhirError;
+use pgrx::fcinfo::direct_function_call;
 use pgrx::pg_sys;
-use std::cell::Cell;
+use pgrx::IntoDatum;
 use std::ffi::{c_char, CStr};
-
-thread_local! {
-    /// How many EXPLAIN ANALYZE statements by a non-system role are running.
-    static ANALYZING: Cell<u32> = const { Cell::new(0) };
-}
 
 static mut PREVIOUS: pg_sys::ProcessUtility_hook_type = None;
 
@@ -27,19 +24,9 @@ pub fn install() {
     }
 }
 
-/// Refuses to decide access inside a client's EXPLAIN ANALYZE.
-pub fn refuse_if_analyzing() -> Result<()> {
-    if ANALYZING.with(Cell::get) > 0 {
-        return Err(FhirError::forbidden(
-            "EXPLAIN ANALYZE is not available to clients: its row counts would include rows that access control hides",
-        ));
-    }
-    Ok(())
-}
-
 /// Whether `stmt` is an EXPLAIN with ANALYZE on.
 ///
-/// SAFETY: `stmt` is a valid node tree from the planner.
+/// SAFETY: `stmt` is null or a valid node tree from the parser.
 unsafe fn is_explain_analyze(stmt: *mut pg_sys::Node) -> bool {
     if stmt.is_null() || unsafe { (*stmt).type_ } != pg_sys::NodeTag::T_ExplainStmt {
         return false;
@@ -57,12 +44,22 @@ unsafe fn is_explain_analyze(stmt: *mut pg_sys::Node) -> bool {
     }
 }
 
-/// Decrements the count when the statement ends, by success or by error.
-struct Analyzing;
-
-impl Drop for Analyzing {
-    fn drop(&mut self) {
-        ANALYZING.with(|a| a.set(a.get().saturating_sub(1)));
+/// Whether the role running the statement may not see row counts: it is not
+/// the system and can use the `fhir` schema (every client can).
+fn is_restricted() -> bool {
+    // SAFETY: backend globals and catalog lookups by OID.
+    unsafe {
+        let role = pg_sys::GetOuterUserId();
+        if pg_sys::superuser_arg(role) || pg_sys::has_bypassrls_privilege(role) {
+            return false;
+        }
+        let schema = pg_sys::get_namespace_oid(c"fhir".as_ptr(), true);
+        schema != pg_sys::InvalidOid
+            && direct_function_call::<bool>(
+                pg_sys::has_schema_privilege_id_id,
+                &[role.into_datum(), schema.into_datum(), "USAGE".into_datum()],
+            )
+            .unwrap_or(true)
     }
 }
 
@@ -78,15 +75,12 @@ unsafe extern "C-unwind" fn process_utility(
     dest: *mut pg_sys::DestReceiver,
     qc: *mut pg_sys::QueryCompletion,
 ) {
-    // SAFETY: PostgreSQL passes a valid PlannedStmt; the role lookups read catalogs.
-    let guard = unsafe {
-        let outer = pg_sys::GetOuterUserId();
-        let system = pg_sys::superuser_arg(outer) || pg_sys::has_bypassrls_privilege(outer);
-        (!system && is_explain_analyze((*pstmt).utilityStmt)).then(|| {
-            ANALYZING.with(|a| a.set(a.get() + 1));
-            Analyzing
-        })
-    };
+    // SAFETY: PostgreSQL passes a valid PlannedStmt.
+    if unsafe { is_explain_analyze((*pstmt).utilityStmt) } && is_restricted() {
+        raise(FhirError::forbidden(
+            "EXPLAIN ANALYZE is not available to fhir_access clients: its row counts include rows that access control hides (use EXPLAIN)",
+        ));
+    }
     // SAFETY: the arguments are passed through unchanged.
     unsafe {
         match PREVIOUS {
@@ -94,5 +88,4 @@ unsafe extern "C-unwind" fn process_utility(
             None => pg_sys::standard_ProcessUtility(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc),
         }
     }
-    drop(guard);
 }

@@ -8,7 +8,7 @@
 
 use crate::errors::OrRaise;
 use crate::jsonb::Document;
-use crate::session::{self, Caller, Membership};
+use crate::session::{self, Actor, Caller, Membership};
 use crate::storage::{self, Current, Scope};
 use crate::versions::{self, Accounts, Version};
 use fhir_access_core::outcome::{FhirError, Result};
@@ -55,71 +55,74 @@ fn history(resource_type: &str, id: &str) -> SetOfIterator<'static, Document> {
 
 pub fn create_resource(caller: &Caller, mut resource: Value) -> Result<Value> {
     let resource_type = check_resource(&resource)?.to_owned();
-    let membership = caller.require(&resource_type, Interaction::Create)?;
+    let actor = caller.require(&resource_type, Interaction::Create)?;
     // Only the system chooses ids; clients always get a new one (as in Medplum).
-    let id = match (membership, resource::id(&resource)) {
-        (None, Some(id)) => id.to_owned(),
+    let id = match (actor, resource::id(&resource)) {
+        (Actor::System, Some(id)) => id.to_owned(),
         _ => versions::random_uuid(),
     };
     // A server-generated UUID is new; an id the system chose may not be.
     if resource::id(&resource) == Some(id.as_str()) && storage::current(Scope::All, &resource_type, &id).is_some() {
         return Err(FhirError::invalid(format!("{resource_type}/{id} already exists")).at(format!("{resource_type}.id")));
     }
-    let project_id = match membership {
-        None => project_of_new(&resource_type, &id, &resource)?,
-        Some(m) => project_for_client(m, &resource)?,
+    let project_id = match actor {
+        Actor::System => project_of_new(&resource_type, &id, &resource)?,
+        Actor::Member(m) => project_for_client(m, &resource)?,
     };
-    if let Some(m) = membership.filter(|m| m.protects_fields(Interaction::Create, &resource_type)) {
+    match actor {
+        Actor::Member(m) if m.protects_fields(Interaction::Create, &resource_type) => {
         // Hidden and read-only fields cannot be written; the entry is chosen by the input.
         let submitted = versions::build(&id, &project_id, resource.clone(), None, Accounts::Given(Vec::new()), None)?;
         for path in m.protected_fields(Interaction::Create, &resource_type, &submitted.tokens, None) {
             fields::remove(&mut resource, &path);
         }
+        }
+        _ => {}
     }
     check_references(caller, &resource, &project_id)?;
-    let accounts = accounts_for_write(membership, &resource_type, &resource, None);
-    let version = versions::build(&id, &project_id, resource, None, accounts, author(membership).as_deref())?;
-    if let Some(m) = membership {
+    let accounts = accounts_for_write(actor, &resource_type, &resource, None);
+    let version = versions::build(&id, &project_id, resource, None, accounts, author(actor).as_deref())?;
+    if let Actor::Member(m) = actor {
         m.authorize_write(Interaction::Create, &resource_type, &version.tokens, None, &version.content)?;
     }
     versions::store(&resource_type, &project_id, &version, true, false);
-    Ok(redact(membership, &resource_type, &version.tokens, version.content))
+    Ok(redact(actor, &resource_type, &version.tokens, version.content))
 }
 
 fn read_resource(resource_type: &str, id: &str) -> Result<Value> {
     check_type(resource_type)?;
     let caller = session::caller();
-    let membership = caller.require(resource_type, Interaction::Read)?;
+    let actor = caller.require(resource_type, Interaction::Read)?;
     let current = visible(&caller, resource_type, id)?;
     if current.deleted {
         return Err(FhirError::gone(resource_type, id));
     }
-    Ok(redact(membership, resource_type, &current.tokens, current.content))
+    Ok(redact(actor, resource_type, &current.tokens, current.content))
 }
 
 fn read_version(resource_type: &str, id: &str, version_id: &str) -> Result<Value> {
     check_type(resource_type)?;
     let caller = session::caller();
-    let membership = caller.require(resource_type, Interaction::Vread)?;
+    let actor = caller.require(resource_type, Interaction::Vread)?;
     let current = visible(&caller, resource_type, id)?;
-    check_instance(membership, Interaction::Vread, resource_type, &current)?;
+    check_instance(actor, Interaction::Vread, resource_type, &current)?;
     let version = storage::version(resource_type, id, version_id)
         .ok_or_else(|| FhirError::not_found(resource_type, &format!("{id}/_history/{version_id}")))?;
     if version.deleted {
         return Err(FhirError::gone(resource_type, id));
     }
-    Ok(redact_version(membership, resource_type, &current, version.content))
+    Ok(redact_version(actor, resource_type, &current, version.content))
 }
 
 fn read_history(resource_type: &str, id: &str) -> Result<Vec<Value>> {
     check_type(resource_type)?;
     let caller = session::caller();
-    let membership = caller.require(resource_type, Interaction::History)?;
+    let actor = caller.require(resource_type, Interaction::History)?;
     let current = visible(&caller, resource_type, id)?;
-    check_instance(membership, Interaction::History, resource_type, &current)?;
+    check_instance(actor, Interaction::History, resource_type, &current)?;
     Ok(storage::history(resource_type, id)
         .into_iter()
-        .map(|v| if v.deleted { deletion_entry(&v.content) } else { redact_version(membership, resource_type, &current, v.content) })
+        .map(|v| if v.deleted { deletion_entry(&v.content) } else { redact_version(actor, resource_type, &current, v.content) })
         .collect())
 }
 
@@ -129,8 +132,8 @@ fn update_resource(mut resource: Value, if_match: Option<&str>) -> Result<Value>
         .ok_or_else(|| FhirError::invalid("update requires an id").at(format!("{resource_type}.id")))?
         .to_owned();
     let caller = session::caller();
-    let membership = caller.require(&resource_type, Interaction::Update)?;
-    let current = current_for_write(&caller, membership, &resource_type, &id)?;
+    let actor = caller.require(&resource_type, Interaction::Update)?;
+    let current = current_for_write(&caller, actor, &resource_type, &id)?;
     if let Some(expected) = if_match {
         if resource::if_match_version(expected) != current.version_id {
             return Err(FhirError::precondition_failed(format!(
@@ -139,7 +142,7 @@ fn update_resource(mut resource: Value, if_match: Option<&str>) -> Result<Value>
             )));
         }
     }
-    if let Some(m) = membership {
+    if let Actor::Member(m) = actor {
         keep_protected_fields(m, &resource_type, &current, &mut resource)?;
     }
     save_changes(&caller, &resource_type, &id, &current, resource)
@@ -148,14 +151,14 @@ fn update_resource(mut resource: Value, if_match: Option<&str>) -> Result<Value>
 fn patch_resource(resource_type: &str, id: &str, ops: &Value) -> Result<Value> {
     check_type(resource_type)?;
     let caller = session::caller();
-    let membership = caller.require(resource_type, Interaction::Update)?;
-    let current = current_for_write(&caller, membership, resource_type, id)?;
+    let actor = caller.require(resource_type, Interaction::Update)?;
+    let current = current_for_write(&caller, actor, resource_type, id)?;
     // The patch sees the document as the caller may: `test`, `copy` and
     // `move` cannot reach a hidden value.
-    let seen = redact(membership, resource_type, &current.tokens, current.content.clone());
+    let seen = redact(actor, resource_type, &current.tokens, current.content.clone());
     let mut patched = patch::apply(&seen, ops)?;
     check_resource(&patched)?;
-    if let Some(m) = membership {
+    if let Actor::Member(m) = actor {
         keep_protected_fields(m, resource_type, &current, &mut patched)?;
     }
     save_changes(&caller, resource_type, id, &current, patched)
@@ -164,13 +167,13 @@ fn patch_resource(resource_type: &str, id: &str, ops: &Value) -> Result<Value> {
 fn delete_resource(resource_type: &str, id: &str) -> Result<()> {
     check_type(resource_type)?;
     let caller = session::caller();
-    let membership = caller.require(resource_type, Interaction::Delete)?;
+    let actor = caller.require(resource_type, Interaction::Delete)?;
     let visible_row = visible(&caller, resource_type, id)?;
-    check_instance(membership, Interaction::Delete, resource_type, &visible_row)?;
+    check_instance(actor, Interaction::Delete, resource_type, &visible_row)?;
     let current = storage::current_for_update(resource_type, id).ok_or_else(|| FhirError::not_found(resource_type, id))?;
     if !current.deleted {
         let accounts = Accounts::Given(resource::accounts(&current.content));
-        let tombstone = versions::build(id, &current.project_id, current.content.clone(), Some(&current), accounts, author(membership).as_deref())?;
+        let tombstone = versions::build(id, &current.project_id, current.content.clone(), Some(&current), accounts, author(actor).as_deref())?;
         versions::store(resource_type, &current.project_id, &tombstone, false, true);
     }
     Ok(())
@@ -178,29 +181,29 @@ fn delete_resource(resource_type: &str, id: &str) -> Result<()> {
 
 /// The current row as the caller may see it: 404 when row-level security hides it.
 fn visible(caller: &Caller, resource_type: &str, id: &str) -> Result<Current> {
-    storage::current(caller.scope(), resource_type, id).ok_or_else(|| FhirError::not_found(resource_type, id))
+    storage::current(Scope::of(caller), resource_type, id).ok_or_else(|| FhirError::not_found(resource_type, id))
 }
 
 /// A visible resource must also satisfy an entry granting the interaction: 403 otherwise.
-fn check_instance(m: Option<&Membership>, interaction: Interaction, resource_type: &str, current: &Current) -> Result<()> {
-    match m {
-        Some(m) => m.check_write(interaction, resource_type, &current.tokens),
-        None => Ok(()),
+fn check_instance(actor: Actor, interaction: Interaction, resource_type: &str, current: &Current) -> Result<()> {
+    match actor {
+        Actor::Member(m) => m.check_write(interaction, resource_type, &current.tokens),
+        Actor::System => Ok(()),
     }
 }
 
 /// The current version of a resource about to be changed, locked; one the
 /// caller cannot see is not found, a deleted one is gone, and one no update
 /// entry admits is forbidden.
-fn current_for_write(caller: &Caller, m: Option<&Membership>, resource_type: &str, id: &str) -> Result<Current> {
-    if caller.scope() == Scope::Session {
+fn current_for_write(caller: &Caller, actor: Actor, resource_type: &str, id: &str) -> Result<Current> {
+    if Scope::of(caller) == Scope::Session {
         visible(caller, resource_type, id)?;
     }
     let current = storage::current_for_update(resource_type, id).ok_or_else(|| FhirError::not_found(resource_type, id))?;
     if current.deleted {
         return Err(FhirError::gone(resource_type, id));
     }
-    check_instance(m, Interaction::Update, resource_type, &current)?;
+    check_instance(actor, Interaction::Update, resource_type, &current)?;
     Ok(current)
 }
 
@@ -214,34 +217,34 @@ fn keep_protected_fields(m: &Membership, resource_type: &str, current: &Current,
 
 /// Writes `candidate` as the next version of `current`, unless it changes nothing.
 fn save_changes(caller: &Caller, resource_type: &str, id: &str, current: &Current, candidate: Value) -> Result<Value> {
-    let m = caller.membership()?;
+    let actor = caller.actor()?;
     if let Some(p) = resource::meta_project(&candidate) {
         if p != current.project_id {
             return Err(FhirError::invalid("A resource cannot move to another project").at(format!("{resource_type}.meta.project")));
         }
     }
     check_references(caller, &candidate, &current.project_id)?;
-    let accounts = accounts_for_write(m, resource_type, &candidate, Some(current));
-    let version = versions::build(id, &current.project_id, candidate, Some(current), accounts, author(m).as_deref())?;
+    let accounts = accounts_for_write(actor, resource_type, &candidate, Some(current));
+    let version = versions::build(id, &current.project_id, candidate, Some(current), accounts, author(actor).as_deref())?;
     if resource::same_content(&current.content, &version.content) {
-        return Ok(redact(m, resource_type, &current.tokens, current.content.clone()));
+        return Ok(redact(actor, resource_type, &current.tokens, current.content.clone()));
     }
-    if let Some(m) = m {
+    if let Actor::Member(m) = actor {
         m.authorize_write(Interaction::Update, resource_type, &version.tokens, Some(&current.content), &version.content)?;
         check_reveals_nothing(m, resource_type, &current.tokens, &version)?;
     }
     versions::store(resource_type, &current.project_id, &version, false, false);
     let Version { content, tokens } = version;
-    Ok(redact(m, resource_type, &tokens, content))
+    Ok(redact(actor, resource_type, &tokens, content))
 }
 
 /// `meta.accounts` of a new version, by Medplum's rules: the system and
 /// admins write them as sent; for anyone else they are computed, from the
 /// policy's compartment (on create only) and from the Patients the resource is
 /// about (a Patient keeps its own), and whatever was sent is ignored.
-fn accounts_for_write(m: Option<&Membership>, resource_type: &str, submitted: &Value, previous: Option<&Current>) -> Accounts {
-    let m = match m {
-        Some(m) if !m.policy.admin && !m.policy.super_admin => m,
+fn accounts_for_write(actor: Actor, resource_type: &str, submitted: &Value, previous: Option<&Current>) -> Accounts {
+    let m = match actor {
+        Actor::Member(m) if !m.policy.admin && !m.policy.super_admin => m,
         _ => return Accounts::Given(resource::accounts(submitted)),
     };
     let mut own: Vec<String> = if previous.is_none() { m.policy.compartment.iter().cloned().collect() } else { Vec::new() };
@@ -259,8 +262,11 @@ fn accounts_for_write(m: Option<&Membership>, resource_type: &str, submitted: &V
 /// `meta.author` of a client's write: its profile (Medplum's rule), or its
 /// membership when it has none; whatever the client sent is replaced. The
 /// system's writes keep the author it supplies.
-fn author(m: Option<&Membership>) -> Option<String> {
-    m.map(|m| m.policy.profile.clone().unwrap_or_else(|| format!("ProjectMembership/{}", m.id)))
+fn author(actor: Actor) -> Option<String> {
+    match actor {
+        Actor::Member(m) => Some(m.policy.profile.clone().unwrap_or_else(|| format!("ProjectMembership/{}", m.id))),
+        Actor::System => None,
+    }
 }
 
 fn token_refs(tokens: &[String]) -> Vec<&str> {
@@ -268,37 +274,31 @@ fn token_refs(tokens: &[String]) -> Vec<&str> {
 }
 
 /// Removes what the caller may not see of a resource with these tokens.
-fn redact(m: Option<&Membership>, resource_type: &str, tokens: &[String], mut content: Value) -> Value {
-    if let Some(m) = m {
+fn redact(actor: Actor, resource_type: &str, tokens: &[String], mut content: Value) -> Value {
+    if let Actor::Member(m) = actor {
         m.read_plan(resource_type, &token_refs(tokens)).apply(&mut content);
     }
     content
 }
 
-/// A write may move a resource to another entry, but not to one that would
-/// show this session a value the stored version hid from it (the hidden
-/// values it could not see are kept, so they would show): 403.
+/// A write may move a resource to another entry, but not to one that hides
+/// less from this session than the stored version's entry: the values it
+/// could not see are kept, so they would show. The rule compares the plans,
+/// never the content, so the refusal tells nothing about hidden values (403).
 fn check_reveals_nothing(m: &Membership, resource_type: &str, before: &[String], after: &Version) -> Result<()> {
     let was = m.read_plan(resource_type, &token_refs(before));
-    if was.is_empty() {
+    if m.read_plan(resource_type, &token_refs(&after.tokens)).hides_all_of(&was) {
         return Ok(());
     }
-    let mut shown = after.content.clone();
-    m.read_plan(resource_type, &token_refs(&after.tokens)).apply(&mut shown);
-    let mut hidden_before = shown.clone();
-    was.apply(&mut hidden_before);
-    if shown != hidden_before {
-        return Err(FhirError::forbidden(format!(
-            "Forbidden: this update of the {resource_type} would show values hidden from this session"
-        )));
-    }
-    Ok(())
+    Err(FhirError::forbidden(format!(
+        "Forbidden: this update would move the {resource_type} to an access policy entry that shows values hidden from this session"
+    )))
 }
 
 /// An earlier version, hidden as the current version is and as it was itself
 /// when it was current: no entry change reveals a value hidden before it.
-fn redact_version(m: Option<&Membership>, resource_type: &str, current: &Current, mut content: Value) -> Value {
-    if let Some(m) = m {
+fn redact_version(actor: Actor, resource_type: &str, current: &Current, mut content: Value) -> Value {
+    if let Actor::Member(m) = actor {
         let now = m.read_plan(resource_type, &token_refs(&current.tokens));
         let then = m.read_plan(resource_type, &token_refs(&versions::tokens_of(&content, &current.project_id)));
         Plan::union(resource_type, &[&now, &then]).apply(&mut content);
@@ -350,7 +350,7 @@ fn check_references(caller: &Caller, resource: &Value, project_id: &str) -> Resu
         return Ok(());
     }
     for (resource_type, id) in references::relative_references(resource) {
-        if storage::current(caller.scope(), &resource_type, &id).is_none_or(|r| r.deleted) {
+        if storage::current(Scope::of(caller), &resource_type, &id).is_none_or(|r| r.deleted) {
             return Err(FhirError::invalid(format!("Invalid reference (Not found): {resource_type}/{id}")));
         }
     }

@@ -3,7 +3,7 @@
 
 use crate::errors::OrRaise;
 use crate::jsonb::Document;
-use crate::session;
+use crate::session::{self, Actor};
 use fhir_access_core::criteria::{self, Criteria, Param};
 use fhir_access_core::outcome::{FhirError, Result};
 use fhir_access_core::policy::Interaction;
@@ -52,7 +52,10 @@ fn build_sql(resource_type: &str, query: &str) -> Result<String> {
         return Err(FhirError::invalid(format!("Unknown resource type '{resource_type}'")));
     }
     let caller = session::caller();
-    let plan = caller.require(resource_type, Interaction::Search)?.map(|m| m.search_plan(resource_type));
+    let plan = match caller.require(resource_type, Interaction::Search)? {
+        Actor::Member(m) => Some(m.search_plan(resource_type)),
+        Actor::System => None,
+    };
     let touches_hidden = |code: &str| plan.as_ref().is_some_and(|p| p.hides_param(code));
     let q = compiled(resource_type, query)?;
     const CONTENT: &str = "CASE WHEN (SELECT fhir._session_redacts((SELECT fhir._session()))) \
@@ -95,7 +98,7 @@ fn controls(control: &[Param], hidden: &dyn Fn(&str) -> bool) -> Result<(String,
     let (mut order, mut limit, mut offset) = (Vec::new(), None, None);
     let number = |p: &Param, max: u64| -> Result<u64> {
         match p.values.as_slice() {
-            [v] => v.parse().ok().filter(|n| *n <= max),
+            [v] if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => v.parse().ok().filter(|n| *n <= max),
             _ => None,
         }
         .ok_or_else(|| FhirError::invalid(format!("{} must be an integer from 0 to {max}", p.code)).at(p.code.clone()))

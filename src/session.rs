@@ -10,19 +10,18 @@
 //! deactivated membership or a changed policy applies from the next statement.
 
 use crate::errors::OrRaise;
-use crate::storage::{self, Scope};
-use crate::versions;
 use crate::jsonb::{self, without_keys, Document, RawJsonb};
+use crate::storage::{self, Scope};
+pub use fhir_access_core::access::{Actor, Caller, Membership};
 use fhir_access_core::definitions;
 use fhir_access_core::outcome::{FhirError, Result};
-use fhir_access_core::policy::{EffectivePolicy, Entry, Interaction};
-use fhir_access_core::redaction::Plan;
-use fhir_access_core::search::Matcher;
+use fhir_access_core::policy::{EffectivePolicy, Interaction};
+use fhir_access_core::search;
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::prelude::*;
 use serde_json::Value;
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ffi::CString;
 use std::rc::Rc;
 
@@ -37,348 +36,6 @@ pub fn define_settings() {
         GucContext::Suset,
         GucFlags::default(),
     );
-}
-
-/// A client session's membership, compiled.
-pub struct Membership {
-    pub id: String,
-    pub project_id: String,
-    pub policy: EffectivePolicy,
-    /// One per policy entry: what a resource must satisfy for the entry to apply.
-    arms: Vec<Arm>,
-    /// Per interaction, the types some entry grants without conditions.
-    open: HashMap<Interaction, HashSet<String>>,
-    /// Per interaction, the row-level security keys (see `row_keys`).
-    keys: HashMap<Interaction, Vec<String>>,
-    /// The arms each prefilter token leads to, and the arms no token narrows:
-    /// a row need only be tested against the arms its own tokens reach
-    /// (a membership may hold a thousand instances of one policy).
-    arms_by_key: HashMap<String, Vec<usize>>,
-    unkeyed: Vec<usize>,
-    /// The effective policy as jsonb, built on first request.
-    policy_jsonb: std::cell::OnceCell<Vec<u8>>,
-    /// Redaction plans by type and entry, made on first use (see `plan`).
-    plans: RefCell<HashMap<(String, PlanOf), Rc<Plan>>>,
-}
-
-/// What a redaction plan is made of.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-enum PlanOf {
-    /// One entry's hiddenFields.
-    Entry(usize),
-    /// Every entry covering the type: for a resource no read entry admits.
-    AnyEntry,
-    /// The entries granting read or search: a search's filters and sort.
-    Search,
-}
-
-/// An entry's instance-level condition: its criteria and its (deprecated)
-/// compartment, both required when both are present. Criteria naming a
-/// parameter the type does not have admit nothing.
-struct Arm {
-    matcher: Option<Matcher>,
-    compartment: Option<String>,
-    never: bool,
-}
-
-impl Arm {
-    fn compile(entry: &Entry) -> Result<Arm> {
-        let never = entry.criteria.as_ref().is_some_and(|c| c.has_unknown_params());
-        Ok(Arm {
-            matcher: entry.criteria.as_ref().filter(|_| !never).map(Matcher::compile).transpose()?,
-            compartment: entry.compartment.as_ref().map(|c| format!("_compartment={c}")),
-            never,
-        })
-    }
-
-    fn is_open(&self) -> bool {
-        !self.never && self.matcher.is_none() && self.compartment.is_none()
-    }
-
-    fn satisfied(&self, resource_type: &str, tokens: &[&str]) -> bool {
-        !self.never
-            && self.compartment.as_ref().is_none_or(|c| tokens.contains(&c.as_str()))
-            && self.matcher.as_ref().is_none_or(|m| m.matches(resource_type, tokens))
-    }
-
-    /// Tokens of which every resource this arm admits has one (a GIN
-    /// prefilter); `None` when no index narrows the arm.
-    fn keys(&self) -> Option<Vec<String>> {
-        match (&self.compartment, &self.matcher) {
-            _ if self.never => Some(Vec::new()),
-            (Some(c), _) => Some(vec![c.clone()]),
-            (None, Some(m)) => m.keys(),
-            (None, None) => None,
-        }
-    }
-}
-
-impl Membership {
-    fn new(id: &str, project_id: String, policy: EffectivePolicy) -> Result<Membership> {
-        let arms: Vec<Arm> = policy.entries.iter().map(Arm::compile).collect::<Result<_>>()?;
-        let open: HashMap<Interaction, HashSet<String>> = Interaction::ALL
-            .into_iter()
-            .map(|i| {
-                let types = definitions::resource_types()
-                    .filter(|t| policy.indexed_entries_for(t, i).any(|(k, _)| arms[k].is_open()))
-                    .map(str::to_owned)
-                    .collect();
-                (i, types)
-            })
-            .collect();
-        let (mut arms_by_key, mut unkeyed) = (HashMap::<String, Vec<usize>>::new(), Vec::new());
-        for (i, arm) in arms.iter().enumerate() {
-            match arm.keys() {
-                Some(keys) if !arm.is_open() => keys.into_iter().for_each(|k| arms_by_key.entry(k).or_default().push(i)),
-                _ => unkeyed.push(i),
-            }
-        }
-        let keys = Interaction::ALL.into_iter().map(|i| (i, row_keys(&policy, &arms, &open[&i], i))).collect();
-        Ok(Membership {
-            id: id.to_owned(),
-            project_id,
-            policy,
-            arms,
-            open,
-            keys,
-            arms_by_key,
-            unkeyed,
-            policy_jsonb: Default::default(),
-            plans: Default::default(),
-        })
-    }
-
-    /// The effective policy as a jsonb datum (a fresh copy in the caller's memory).
-    fn policy_datum(&self) -> RawJsonb {
-        let bytes = self.policy_jsonb.get_or_init(|| {
-            let datum = Document(self.policy.to_json()).into_datum().expect("a document is not null");
-            let ptr = datum.cast_mut_ptr::<pg_sys::varlena>();
-            unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), pgrx::varlena::varsize_any(ptr)) }.to_vec()
-        });
-        let copy = unsafe { pg_sys::palloc(bytes.len()) }.cast::<u8>();
-        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), copy, bytes.len()) };
-        RawJsonb(pg_sys::Datum::from(copy))
-    }
-
-    /// True when some entry grants `interaction` on every resource of the type.
-    fn type_open(&self, interaction: Interaction, resource_type: &str) -> bool {
-        self.open.get(&interaction).is_some_and(|types| types.contains(resource_type))
-    }
-
-    /// The first entry granting `interaction` that the resource satisfies:
-    /// it decides whether the resource is admitted and supplies its fields.
-    pub fn first_entry<'a>(&'a self, interaction: Interaction, resource_type: &'a str, tokens: &[&str]) -> Option<&'a Entry> {
-        self.first_index(interaction, resource_type, tokens).map(|i| &self.policy.entries[i])
-    }
-
-    fn first_index(&self, interaction: Interaction, resource_type: &str, tokens: &[&str]) -> Option<usize> {
-        let mut candidates: Vec<usize> = self.unkeyed.clone();
-        candidates.extend(tokens.iter().filter_map(|t| self.arms_by_key.get(*t)).flatten());
-        candidates.sort_unstable();
-        candidates.dedup();
-        candidates
-            .into_iter()
-            .find(|&i| self.policy.grants(i, resource_type, interaction) && self.arms[i].satisfied(resource_type, tokens))
-    }
-
-    /// Whether entry `index`'s criteria and compartment admit the resource.
-    pub fn entry_admits(&self, index: usize, resource_type: &str, tokens: &[&str]) -> bool {
-        self.arms[index].satisfied(resource_type, tokens)
-    }
-
-    /// What row-level security and search evaluate for this type: whether
-    /// every row is granted, and the index keys and row check otherwise.
-    pub fn predicate(&self, resource_type: &str, interaction: Interaction) -> Value {
-        let arms: Vec<&Arm> = self.policy.indexed_entries_for(resource_type, interaction).map(|(i, _)| &self.arms[i]).collect();
-        let mut keys: Vec<String> = arms.iter().filter_map(|a| a.keys()).flatten().collect();
-        keys.sort();
-        keys.dedup();
-        serde_json::json!({
-            "allRows": self.type_open(interaction, resource_type),
-            "indexKeys": keys,
-            "rowByRow": arms.iter().any(|a| !a.is_open() && a.keys().is_none()),
-        })
-    }
-
-    pub fn admits(&self, interaction: Interaction, resource_type: &str, tokens: &[&str]) -> bool {
-        self.first_entry(interaction, resource_type, tokens).is_some()
-    }
-
-    /// A resource the session can see must also satisfy an entry granting the
-    /// interaction (403), e.g. a write's before-image.
-    pub fn check_write(&self, interaction: Interaction, resource_type: &str, tokens: &[String]) -> Result<()> {
-        let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
-        if self.admits(interaction, resource_type, &tokens) {
-            Ok(())
-        } else {
-            Err(FhirError::forbidden(format!("Forbidden: {} of this {resource_type}", interaction.as_str())))
-        }
-    }
-
-    /// The after-image of a create or update must satisfy an entry granting the
-    /// interaction, and every writeConstraint of the first such entry must be
-    /// exactly `true`, with `%before` (empty on create), `%after` and the
-    /// policy's parameters bound; otherwise 403 naming the constraint.
-    pub fn authorize_write(
-        &self,
-        interaction: Interaction,
-        resource_type: &str,
-        tokens: &[String],
-        before: Option<&Value>,
-        after: &Value,
-    ) -> Result<()> {
-        let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
-        let entry = self
-            .first_entry(interaction, resource_type, &tokens)
-            .ok_or_else(|| FhirError::forbidden(format!("Forbidden: {} of this {resource_type}", interaction.as_str())))?;
-        if entry.write_constraints.is_empty() {
-            return Ok(());
-        }
-        let parameters: Vec<(&str, Value)> = entry
-            .source
-            .map(|i| &self.policy.sources[i].parameters[..])
-            .unwrap_or_default()
-            .iter()
-            .map(|(name, value)| (name.as_str(), Value::String(value.as_str().to_owned())))
-            .collect();
-        let mut env = fhirpath::Environment::new().with_variable("before", before).with_variable("after", [after]);
-        for (name, value) in &parameters {
-            env.set_variable(name, [value]);
-        }
-        for c in &entry.write_constraints {
-            let passed = fhirpath::parse_cached(&c.expression)
-                .and_then(|expr| expr.evaluate(after, &env))
-                .is_ok_and(|result| result.is_single_true());
-            if !passed {
-                let what = c.description.as_ref().map_or_else(|| format!("`{}`", c.expression), |d| format!("`{}` ({d})", c.expression));
-                return Err(FhirError::forbidden(format!("Write constraint violated: {what}")).at(c.expression.clone()));
-            }
-        }
-        Ok(())
-    }
-
-    /// Whether any entry granting `interaction` on the type hides or protects fields.
-    pub fn protects_fields(&self, interaction: Interaction, resource_type: &str) -> bool {
-        self.policy.entries_for(resource_type, interaction).any(|e| !e.hidden_fields.is_empty() || !e.readonly_fields.is_empty())
-    }
-
-    /// What this session may not write: the hiddenFields and readonlyFields
-    /// of the entry that applies, and whatever the session cannot see of the
-    /// stored version (`seen`, its read plan), which it cannot mean to erase.
-    pub fn protected_fields(&self, interaction: Interaction, resource_type: &str, tokens: &[String], seen: Option<&Plan>) -> Vec<String> {
-        let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
-        let entry = self.first_entry(interaction, resource_type, &tokens).or_else(|| self.policy.entries_for(resource_type, interaction).next());
-        let mut paths: Vec<String> = entry.map(|e| e.hidden_fields.iter().chain(&e.readonly_fields).cloned().collect()).unwrap_or_default();
-        paths.extend(seen.into_iter().flat_map(|p| p.paths().iter().cloned()));
-        paths.sort();
-        paths.dedup();
-        paths
-    }
-
-    /// The redaction plan of one entry, of every entry of the type, or of a search.
-    fn plan(&self, resource_type: &str, of: PlanOf) -> Rc<Plan> {
-        let key = (resource_type.to_owned(), of);
-        if let Some(hit) = self.plans.borrow().get(&key) {
-            return Rc::clone(hit);
-        }
-        let interactions: &[Interaction] = match of {
-            PlanOf::Entry(_) => &[],
-            PlanOf::AnyEntry => &Interaction::ALL,
-            PlanOf::Search => &[Interaction::Read, Interaction::Search],
-        };
-        let mut hidden: Vec<String> = interactions
-            .iter()
-            .flat_map(|&i| self.policy.entries_for(resource_type, i))
-            .flat_map(|e| e.hidden_fields.iter().cloned())
-            .collect();
-        if let PlanOf::Entry(i) = of {
-            hidden.clone_from(&self.policy.entries[i].hidden_fields);
-        }
-        let plan = Rc::new(Plan::new(resource_type, &hidden));
-        self.plans.borrow_mut().insert(key, Rc::clone(&plan));
-        plan
-    }
-
-    /// How a resource with these tokens is redacted for this session: by the
-    /// first entry granting read that admits it, or, when none does (a
-    /// create-only entry), by every entry of the type.
-    pub fn read_plan(&self, resource_type: &str, tokens: &[&str]) -> Rc<Plan> {
-        let entries: Vec<usize> = self.policy.indexed_entries_for(resource_type, Interaction::Read).map(|(i, _)| i).collect();
-        let uniform = entries.windows(2).all(|w| self.policy.entries[w[0]].hidden_fields == self.policy.entries[w[1]].hidden_fields);
-        let of = match entries.first() {
-            // Every entry hides the same fields: no need to find the one that admits the row.
-            Some(&first) if uniform => PlanOf::Entry(first),
-            _ => self.first_index(Interaction::Read, resource_type, tokens).map_or(PlanOf::AnyEntry, PlanOf::Entry),
-        };
-        self.plan(resource_type, of)
-    }
-
-    /// What a search may not filter or sort on by the stored tokens.
-    pub fn search_plan(&self, resource_type: &str) -> Rc<Plan> {
-        self.plan(resource_type, PlanOf::Search)
-    }
-
-}
-
-/// Tokens one of which every row a membership may use for `interaction`
-/// carries: `_type=<Type>` for types granted outright and for types whose
-/// conditions no index narrows, and the conditional entries' prefilter keys.
-/// Fixed once the membership is compiled.
-fn row_keys(policy: &EffectivePolicy, arms: &[Arm], open: &HashSet<String>, interaction: Interaction) -> Vec<String> {
-    let unindexed = definitions::resource_types().filter(|t| {
-        policy.indexed_entries_for(t, interaction).any(|(i, _)| !arms[i].is_open() && arms[i].keys().is_none())
-    });
-    let mut keys: Vec<String> = open.iter().map(|t| versions::type_token(t)).chain(unindexed.map(versions::type_token)).collect();
-    keys.extend(
-        policy
-            .entries
-            .iter()
-            .zip(arms)
-            .filter(|(e, arm)| e.interactions.contains(&interaction) && !arm.is_open())
-            .filter_map(|(_, arm)| arm.keys())
-            .flatten(),
-    );
-    keys.sort();
-    keys.dedup();
-    keys
-}
-
-pub enum Caller {
-    /// A superuser or a BYPASSRLS role: sees and writes everything.
-    System,
-    Member(Rc<Membership>),
-    /// A role that is not a client, or a client without a usable membership.
-    Nobody(String),
-}
-
-impl Caller {
-    /// The membership a write or an interaction needs; 403 without one.
-    pub fn membership(&self) -> Result<Option<&Membership>> {
-        match self {
-            Caller::System => Ok(None),
-            Caller::Member(m) => Ok(Some(m)),
-            Caller::Nobody(why) => Err(FhirError::forbidden(why.clone())),
-        }
-    }
-
-    /// The type-level check (403): may this caller perform `interaction` on `resource_type` at all?
-    pub fn require(&self, resource_type: &str, interaction: Interaction) -> Result<Option<&Membership>> {
-        let membership = self.membership()?;
-        if let Some(m) = membership {
-            if !m.policy.allows(resource_type, interaction) {
-                return Err(FhirError::forbidden(format!("Forbidden: {} on {resource_type}", interaction.as_str())));
-            }
-        }
-        Ok(membership)
-    }
-
-    /// Which rows reads see: everything for the system, the session's rows otherwise.
-    pub fn scope(&self) -> Scope {
-        match self {
-            Caller::System => Scope::All,
-            _ => Scope::Session,
-        }
-    }
 }
 
 struct Cached {
@@ -449,7 +106,6 @@ fn current() -> (String, Rc<Caller>) {
     if is_system(outer) {
         return (SYSTEM.to_owned(), Rc::new(Caller::System));
     }
-    crate::explain_guard::refuse_if_analyzing().or_raise();
     let setting = setting();
     let version = access_version();
     if let Some(hit) = CACHED.with(|c| {
@@ -559,7 +215,6 @@ fn check_no_mixing(next: Option<&str>) -> Result<()> {
 /// otherwise the handle is resolved for the current role, which must be
 /// allowed to act as that membership, at the version it names.
 fn snapshot(handle: &str) -> Rc<Caller> {
-    crate::explain_guard::refuse_if_analyzing().or_raise();
     let key = (outer_role(), handle.to_owned());
     if let Some(hit) = SNAPSHOTS.with(|s| s.borrow().get(&key).map(|e| Rc::clone(&e.caller))) {
         return hit;
@@ -715,9 +370,24 @@ fn set_setting(value: &str, local: bool) {
 
 fn effective_policy_json(caller: &Caller) -> Option<RawJsonb> {
     match caller {
-        Caller::Member(m) => Some(m.policy_datum()),
+        Caller::Member(m) => Some(policy_datum(m)),
         _ => None,
     }
+}
+
+/// The effective policy as a jsonb datum (a fresh copy in the caller's
+/// memory); the membership keeps its bytes, so it is converted once.
+fn policy_datum(m: &Membership) -> RawJsonb {
+    let bytes = m.policy_bytes(|policy| {
+        let datum = Document(policy.to_json()).into_datum().expect("a document is not null");
+        let ptr = datum.cast_mut_ptr::<pg_sys::varlena>();
+        // SAFETY: a detoasted jsonb datum we just made; its varlena header gives its length.
+        unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), pgrx::varlena::varsize_any(ptr)) }.to_vec()
+    });
+    // SAFETY: palloc in the current context, filled with a complete varlena.
+    let copy = unsafe { pg_sys::palloc(bytes.len()) }.cast::<u8>();
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), copy, bytes.len()) };
+    RawJsonb(pg_sys::Datum::from(copy))
 }
 
 /// Acts as `membership` from now on (or until the transaction ends, with
@@ -808,8 +478,8 @@ fn _session_projects(session: &str) -> Vec<String> {
 #[pg_extern(stable, parallel_safe)]
 fn _session_keys(session: &str, interaction_code: &str) -> Vec<String> {
     match &*snapshot(session) {
-        Caller::System => definitions::resource_types().map(versions::type_token).collect(),
-        Caller::Member(m) => m.keys[&interaction(interaction_code)].clone(),
+        Caller::System => definitions::resource_types().map(search::type_token).collect(),
+        Caller::Member(m) => m.keys(interaction(interaction_code)).to_vec(),
         Caller::Nobody(_) => Vec::new(),
     }
 }
@@ -819,7 +489,7 @@ fn _session_keys(session: &str, interaction_code: &str) -> Vec<String> {
 fn _session_open_types(session: &str, interaction_code: &str) -> Vec<String> {
     match &*snapshot(session) {
         Caller::System => definitions::resource_types().map(str::to_owned).collect(),
-        Caller::Member(m) => m.open.get(&interaction(interaction_code)).into_iter().flatten().cloned().collect(),
+        Caller::Member(m) => m.open_types(interaction(interaction_code)).cloned().collect(),
         Caller::Nobody(_) => Vec::new(),
     }
 }

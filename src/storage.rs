@@ -9,6 +9,7 @@
 //! the same rows.
 
 use crate::jsonb::{to_datum, Document, RawJsonb};
+use crate::session::Caller;
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiResult, SpiTupleTable};
@@ -70,6 +71,16 @@ pub enum Scope {
     All,
     /// The rows the session's row-level security admits (run as `fhir_reader`).
     Session,
+}
+
+impl Scope {
+    /// Everything for the system, the session's rows for anyone else.
+    pub fn of(caller: &Caller) -> Scope {
+        match caller {
+            Caller::System => Scope::All,
+            _ => Scope::Session,
+        }
+    }
 }
 
 thread_local! {

@@ -75,7 +75,7 @@ fn own_compartments(project_id: &str, accounts: &[String]) -> Vec<String> {
 /// meta.compartment); the project's and the accounts' tokens are added here.
 fn all_tokens(mut tokens: Vec<String>, compartments: &[String], content: &Value) -> Vec<String> {
     tokens.extend(compartments.iter().flat_map(|c| search::compartment_tokens(c)));
-    tokens.push(type_token(content["resourceType"].as_str().expect("checked resource")));
+    tokens.push(search::type_token(content["resourceType"].as_str().expect("checked resource")));
     tokens.sort();
     tokens.dedup();
     tokens
@@ -86,12 +86,6 @@ fn all_tokens(mut tokens: Vec<String>, compartments: &[String], content: &Value)
 pub fn tokens_of(content: &Value, project_id: &str) -> Vec<String> {
     let Ok(index) = search::index(content) else { return Vec::new() };
     all_tokens(index.tokens, &own_compartments(project_id, &resource::accounts(content)), content)
-}
-
-/// The token every row of a type carries: row-level security finds the rows
-/// of types a session may read outright by it.
-pub fn type_token(resource_type: &str) -> String {
-    format!("_type={resource_type}")
 }
 
 /// Types whose writes can change somebody's access.

@@ -1,6 +1,7 @@
 -- The leak matrix, generated from the R4 model: every choice element at every
 -- depth (crates/core/data/choice-elements.json), in every type it may take,
--- plus nested, array-in-array and meta paths. Each case is a resource holding
+-- plus nested, array-in-array and meta paths, and primitive extensions
+-- (`_birthDate`), which go with their element. Each case is a resource holding
 -- a unique sentinel at that one place, read by a membership whose policy
 -- hides the path; every route a client receives documents from, and every
 -- write response, must never show the sentinel. Nor may a search tell the
@@ -37,6 +38,9 @@ INSERT INTO lm_case (resource_type, hidden, segments, leaf, kind) VALUES
   ('Patient', 'meta.security', '{meta,security,code}', '', 'String'),
   ('Patient', 'meta.source', '{meta,source}', '', 'String'),
   ('Patient', 'meta.profile', '{meta,profile}', '', 'String'),
+  ('Patient', 'birthDate', '{_birthDate}', '', 'Element'),
+  ('Patient', 'name.given', '{name,_given}', '', 'Element'),
+  ('Patient', 'multipleBirth[x]', '{_multipleBirth}', 'Boolean', 'Element'),
   ('Observation', 'subject', '{subject}', '', 'Reference'),
   ('Observation', 'performer', '{performer}', '', 'Reference'),
   ('Observation', 'component.code', '{component,code}', '', 'CodeableConcept'),

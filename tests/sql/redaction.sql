@@ -40,8 +40,11 @@ SELECT t.throws($$ SELECT fhir.update('{"resourceType": "Patient", "id": "p1", "
                 '42501', 'an object where the array of names was is refused');
 SELECT t.throws($$ SELECT fhir.patch('Patient', 'p1', '[{"op": "move", "from": "/name/1", "path": "/name/0"}]') $$,
                 '42501', 'a patch that moves a name holding a hidden value is refused');
+SELECT t.throws($$ SELECT fhir.patch('Patient', 'p1', '[{"op": "replace", "path": "/name/1/family", "value": "Z"}]') $$,
+                '42501', 'editing a name in place is refused: it could hold a hidden value');
 SELECT t.lives($$ SELECT fhir.patch('Patient', 'p1', '[{"op": "add", "path": "/name/-", "value": {"family": "C"}}]') $$,
                'appending a name is fine');
+SELECT t.throws($$ SELECT fhir.update(fhir.read('Patient', 'p1') - 'name') $$, '42501', 'removing the names is refused');
 RESET ROLE;
 SELECT t.is((SELECT content->'name' FROM fhir.resource WHERE id = 'p1'),
             '[{"family": "A", "given": ["a-hidden"]}, {"family": "B", "given": ["b-hidden"]}, {"family": "C"}]'::jsonb,
@@ -50,7 +53,7 @@ SET ROLE rd_gateway;
 
 -- A write may not move the resource to an entry that shows what was hidden.
 SELECT t.throws($$ SELECT fhir.update(fhir.read('Patient', 'p1') || '{"gender": "male"}') $$, '42501',
-                'an update that would move the resource to an entry showing the hidden names is refused', '%would show values hidden%');
+                'an update that would move the resource to an entry showing the hidden names is refused', '%shows values hidden from this session%');
 SELECT t.throws($$ SELECT fhir.patch('Patient', 'p1', '[{"op": "replace", "path": "/gender", "value": "male"}]') $$, '42501',
                 'so is such a patch');
 SELECT t.ok((SELECT string_agg(h::text, '') FROM fhir.history('Patient', 'p1') h) NOT LIKE '%-hidden%', 'history shows no hidden name');

@@ -7,16 +7,20 @@ use crate::definitions;
 use crate::outcome::{FhirError, Result};
 use serde_json::{Map, Value};
 
+/// Does path segment `seg` name object key `key`? A choice `x[x]` names
+/// every `x<Type>`, and a segment names the `_key` sibling that holds a
+/// primitive's id and extensions too (`_birthDate`, `_given`).
+fn names(seg: &str, key: &str) -> bool {
+    let key = key.strip_prefix('_').unwrap_or(key);
+    match seg.strip_suffix("[x]") {
+        Some(base) => key.strip_prefix(base).is_some_and(definitions::is_data_type_suffix),
+        None => key == seg,
+    }
+}
+
 /// The keys of `obj` that segment `seg` names.
 fn matching_keys(obj: &Map<String, Value>, seg: &str) -> Vec<String> {
-    match seg.strip_suffix("[x]") {
-        Some(base) => obj
-            .keys()
-            .filter(|k| k.strip_prefix(base).is_some_and(definitions::is_data_type_suffix))
-            .cloned()
-            .collect(),
-        None => obj.contains_key(seg).then(|| seg.to_owned()).into_iter().collect(),
-    }
+    obj.keys().filter(|k| names(seg, k)).cloned().collect()
 }
 
 fn remove_segments(value: &mut Value, segs: &[&str]) {
@@ -62,16 +66,6 @@ pub fn check_path(path: &str) -> Result<()> {
 /// them would hide nothing.
 pub const UNHIDEABLE: [&str; 6] = ["resourceType", "id", "meta", "meta.versionId", "meta.lastUpdated", "meta.project"];
 
-/// Whether `value` holds anything at the segments `segs`.
-fn holds(value: &Value, segs: &[&str]) -> bool {
-    let Some((first, rest)) = segs.split_first() else { return true };
-    match value {
-        Value::Array(items) => items.iter().any(|item| holds(item, segs)),
-        Value::Object(obj) => matching_keys(obj, first).iter().any(|k| holds(&obj[k], rest)),
-        _ => false,
-    }
-}
-
 /// `value` without anything at the `relative` paths.
 fn visible_part(value: &Value, relative: &[Vec<&str>]) -> Value {
     let mut out = value.clone();
@@ -94,17 +88,9 @@ fn same_element(after: &Value, before: &Value, relative: &[Vec<&str>]) -> bool {
 fn relative_to<'p>(paths: &[Vec<&'p str>], prefix: &[String]) -> Vec<Vec<&'p str>> {
     paths
         .iter()
-        .filter(|p| p.len() > prefix.len() && p.iter().zip(prefix).all(|(seg, key)| key_matches(seg, key)))
+        .filter(|p| p.len() > prefix.len() && p.iter().zip(prefix).all(|(seg, key)| names(seg, key)))
         .map(|p| p[prefix.len()..].to_vec())
         .collect()
-}
-
-/// Does path segment `seg` name object key `key`?
-fn key_matches(seg: &str, key: &str) -> bool {
-    match seg.strip_suffix("[x]") {
-        Some(base) => key.strip_prefix(base).is_some_and(definitions::is_data_type_suffix),
-        None => seg == key,
-    }
 }
 
 fn unidentifiable(at: &[String]) -> FhirError {
@@ -116,35 +102,32 @@ fn unidentifiable(at: &[String]) -> FhirError {
 }
 
 /// Puts back, at every place `segs` names, what `before` had there: `after`
-/// loses what the caller added and regains what it removed or changed. Arrays
-/// pair elements by position; an element holding protected values must still
-/// be there, the same element, and a container may not change its shape.
+/// loses what the caller added and regains what it removed or changed. Along
+/// the path, arrays pair elements by position: every stored element must
+/// still be there, the same element (equal but for protected values, or with
+/// the same element `id`), and no container may be removed or change its
+/// kind. These rules look only at what the caller can see, so a refusal never
+/// tells whether a hidden value is there.
 fn restore_segments(after: &mut Value, before: Option<&Value>, segs: &[&str], all: &[Vec<&str>], at: &mut Vec<String>) -> Result<()> {
     let Some((first, rest)) = segs.split_first() else { return Ok(()) };
-    let protected_before = before.filter(|b| holds(b, segs));
-    match after {
-        Value::Array(items) => {
-            let before_items = match protected_before {
-                Some(Value::Array(b)) => b.as_slice(),
-                Some(_) => return Err(unidentifiable(at)),
-                None => &[],
-            };
+    let before = before.filter(|b| b.is_array() || b.is_object());
+    match (after, before) {
+        (Value::Array(items), Some(Value::Array(stored))) => {
             let relative = relative_to(all, at);
-            for (i, b) in before_items.iter().enumerate() {
-                if holds(b, segs) && !items.get(i).is_some_and(|a| same_element(a, b, &relative)) {
-                    return Err(unidentifiable(at));
-                }
+            if items.len() < stored.len() || stored.iter().zip(items.iter()).any(|(b, a)| !same_element(a, b, &relative)) {
+                return Err(unidentifiable(at));
             }
             for (i, item) in items.iter_mut().enumerate() {
-                restore_segments(item, before_items.get(i), segs, all, at)?;
+                restore_segments(item, stored.get(i), segs, all, at)?;
             }
         }
-        Value::Object(obj) => {
-            let before_obj = match protected_before {
-                Some(Value::Object(b)) => Some(b),
-                Some(_) => return Err(unidentifiable(at)),
-                None => None,
-            };
+        (Value::Array(items), None) => {
+            for item in items.iter_mut() {
+                restore_segments(item, None, segs, all, at)?;
+            }
+        }
+        (Value::Object(obj), before) if before.is_none_or(Value::is_object) => {
+            let before_obj = before.and_then(Value::as_object);
             let mut keys = matching_keys(obj, first);
             if let Some(b) = before_obj {
                 keys.extend(matching_keys(b, first).into_iter().filter(|k| !obj.contains_key(k)));
@@ -159,24 +142,26 @@ fn restore_segments(after: &mut Value, before: Option<&Value>, segs: &[&str], al
                     continue;
                 }
                 at.push(key.clone());
-                let result = if let Some(child) = obj.get_mut(&key) {
-                    restore_segments(child, old, rest, all, at)
-                } else if let Some(old) = old {
-                    // The caller removed the parent: bring back only the protected part.
-                    let mut rebuilt = empty_like(old);
-                    let r = restore_segments(&mut rebuilt, Some(old), rest, all, at);
-                    if !is_empty_container(&rebuilt) {
-                        obj.insert(key, rebuilt);
+                let result = match (obj.get_mut(&key), old) {
+                    (Some(child), old) => restore_segments(child, old, rest, all, at),
+                    // `meta` is the server's and always rewritten: bring back
+                    // only its protected part.
+                    (None, Some(old)) if at.len() == 1 && key == "meta" => {
+                        let mut rebuilt = empty_like(old);
+                        let r = restore_segments(&mut rebuilt, Some(old), rest, all, at);
+                        if !is_empty_container(&rebuilt) {
+                            obj.insert(key, rebuilt);
+                        }
+                        r
                     }
-                    r
-                } else {
-                    Ok(())
+                    (None, Some(old)) if old.is_array() || old.is_object() => Err(unidentifiable(at)),
+                    (None, _) => Ok(()),
                 };
                 at.pop();
                 result?;
             }
         }
-        _ if protected_before.is_some() => return Err(unidentifiable(at)),
+        (_, Some(_)) => return Err(unidentifiable(at)),
         _ => {}
     }
     Ok(())
@@ -281,9 +266,9 @@ mod tests {
     #[test]
     fn protecting_keeps_nested_and_falsy_values() {
         let before = json!({"name": [{"given": ["A"], "family": "F"}, {"family": "X"}], "active": false, "multipleBirthInteger": 0});
-        let mut after = json!({"name": [{"given": ["B"], "family": "F"}, {"family": "Y"}]});
+        let mut after = json!({"name": [{"given": ["B"], "family": "F"}, {"family": "X"}]});
         protected(&mut after, &before, &["name.given", "active", "multipleBirth[x]"]).unwrap();
-        assert_eq!(after, json!({"name": [{"given": ["A"], "family": "F"}, {"family": "Y"}], "active": false, "multipleBirthInteger": 0}));
+        assert_eq!(after, json!({"name": [{"given": ["A"], "family": "F"}, {"family": "X"}], "active": false, "multipleBirthInteger": 0}));
     }
 
     #[test]
@@ -319,11 +304,29 @@ mod tests {
     }
 
     #[test]
-    fn elements_without_protected_values_may_change_and_new_ones_may_follow() {
+    fn elements_may_be_appended_but_not_edited_in_place_whatever_they_hold() {
         let before = json!({"name": [{"family": "A", "given": ["a"]}, {"family": "B"}]});
-        let mut after = json!({"name": [{"family": "A"}, {"family": "C"}, {"family": "D", "given": ["forged"]}]});
-        protected(&mut after, &before, &["name.given"]).unwrap();
-        assert_eq!(after, json!({"name": [{"family": "A", "given": ["a"]}, {"family": "C"}, {"family": "D"}]}));
+        let mut appended = json!({"name": [{"family": "A"}, {"family": "B"}, {"family": "D", "given": ["forged"]}]});
+        protected(&mut appended, &before, &["name.given"]).unwrap();
+        assert_eq!(appended, json!({"name": [{"family": "A", "given": ["a"]}, {"family": "B"}, {"family": "D"}]}));
+        // Element 1 holds nothing hidden, but the caller cannot know that: refused alike.
+        let mut edited = json!({"name": [{"family": "A"}, {"family": "C"}]});
+        assert!(protected(&mut edited, &before, &["name.given"]).is_err());
+    }
+
+    #[test]
+    fn a_container_on_a_protected_path_may_not_be_removed() {
+        let before = json!({"name": [{"family": "A"}]});
+        assert!(protected(&mut json!({}), &before, &["name.given"]).is_err());
+    }
+
+    #[test]
+    fn a_primitive_extension_goes_with_its_element() {
+        let mut p = json!({"birthDate": "1970", "_birthDate": {"id": "x"}, "name": [{"given": ["A"], "_given": [{"id": "y"}]}], "_multipleBirthBoolean": {"id": "z"}});
+        for path in ["birthDate", "name.given", "multipleBirth[x]"] {
+            remove(&mut p, path);
+        }
+        assert_eq!(p, json!({"name": [{}]}));
     }
 
     #[test]

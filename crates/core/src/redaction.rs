@@ -71,6 +71,11 @@ impl Plan {
         &self.paths
     }
 
+    /// Whether this plan hides at least what `other` hides.
+    pub fn hides_all_of(&self, other: &Plan) -> bool {
+        other.paths.iter().all(|p| self.paths.contains(p))
+    }
+
     pub fn hides_param(&self, code: &str) -> bool {
         self.hidden_params.contains(code)
     }
@@ -94,6 +99,9 @@ impl Plan {
                 None => keys.push(path.clone()),
             }
         }
+        // A primitive's id and extensions go with it (`_birthDate`).
+        let siblings: Vec<String> = keys.iter().map(|k| format!("_{k}")).collect();
+        keys.extend(siblings);
         Some(keys)
     }
 }
@@ -137,7 +145,7 @@ mod tests {
     #[test]
     fn top_level_choice_keys_cover_every_data_type() {
         let keys = plan("Observation", &["value[x]", "note"]).top_level_keys().unwrap();
-        for k in ["valueQuantity", "valueString", "valueMoney", "note"] {
+        for k in ["valueQuantity", "valueString", "valueMoney", "note", "_valueString", "_note"] {
             assert!(keys.iter().any(|x| x == k), "{k}");
         }
     }

@@ -47,6 +47,12 @@ const DATE: char = '@';
 /// Separates the code from a number or quantity.
 const NUMBER: char = '#';
 
+/// The token every row of a type carries: row-level security finds the rows
+/// of types a session may read outright by it.
+pub fn type_token(resource_type: &str) -> String {
+    format!("_type{EXACT}{resource_type}")
+}
+
 /// The value of `token` if it belongs to `code` with separator `sep`.
 fn value_of<'t>(token: &'t str, code: &str, sep: char) -> Option<&'t str> {
     token.strip_prefix(code)?.strip_prefix(sep)

@@ -1,0 +1,360 @@
+//! The access decision of one membership: compiled once from its effective
+//! policy, then asked per row and per write. Which entry admits a resource,
+//! the row-level security keys, the write checks and the redaction plans all
+//! come from here; the PostgreSQL shell only stores and calls.
+
+use crate::definitions;
+use crate::outcome::{FhirError, Result};
+use crate::policy::{EffectivePolicy, Entry, Interaction};
+use crate::redaction::Plan;
+use crate::search::{self, Matcher};
+use serde_json::Value;
+use std::cell::{OnceCell, RefCell};
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+
+/// A client session's membership, compiled.
+pub struct Membership {
+    pub id: String,
+    pub project_id: String,
+    pub policy: EffectivePolicy,
+    /// One per policy entry: what a resource must satisfy for the entry to apply.
+    arms: Vec<Arm>,
+    /// Per interaction, the types some entry grants without conditions.
+    open: HashMap<Interaction, HashSet<String>>,
+    /// Per interaction, the row-level security keys (see `row_keys`).
+    keys: HashMap<Interaction, Vec<String>>,
+    /// The arms each prefilter token leads to, and the arms no token narrows:
+    /// a row need only be tested against the arms its own tokens reach
+    /// (a membership may hold a thousand instances of one policy).
+    arms_by_key: HashMap<String, Vec<usize>>,
+    unkeyed: Vec<usize>,
+    /// The effective policy as the host stores it, built on first request.
+    policy_bytes: OnceCell<Vec<u8>>,
+    /// Redaction plans by type and entry, made on first use (see `plan`).
+    plans: RefCell<HashMap<(String, PlanOf), Rc<Plan>>>,
+}
+
+/// What a redaction plan is made of.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum PlanOf {
+    /// One entry's hiddenFields.
+    Entry(usize),
+    /// Every entry covering the type: for a resource no read entry admits.
+    AnyEntry,
+    /// The entries granting read or search: a search's filters and sort.
+    Search,
+}
+
+/// An entry's instance-level condition: its criteria and its (deprecated)
+/// compartment, both required when both are present. Criteria naming a
+/// parameter the type does not have admit nothing.
+struct Arm {
+    matcher: Option<Matcher>,
+    compartment: Option<String>,
+    never: bool,
+}
+
+impl Arm {
+    fn compile(entry: &Entry) -> Result<Arm> {
+        let never = entry.criteria.as_ref().is_some_and(|c| c.has_unknown_params());
+        Ok(Arm {
+            matcher: entry.criteria.as_ref().filter(|_| !never).map(Matcher::compile).transpose()?,
+            compartment: entry.compartment.as_ref().map(|c| format!("_compartment={c}")),
+            never,
+        })
+    }
+
+    fn is_open(&self) -> bool {
+        !self.never && self.matcher.is_none() && self.compartment.is_none()
+    }
+
+    fn satisfied(&self, resource_type: &str, tokens: &[&str]) -> bool {
+        !self.never
+            && self.compartment.as_ref().is_none_or(|c| tokens.contains(&c.as_str()))
+            && self.matcher.as_ref().is_none_or(|m| m.matches(resource_type, tokens))
+    }
+
+    /// Tokens of which every resource this arm admits has one (a GIN
+    /// prefilter); `None` when no index narrows the arm.
+    fn keys(&self) -> Option<Vec<String>> {
+        match (&self.compartment, &self.matcher) {
+            _ if self.never => Some(Vec::new()),
+            (Some(c), _) => Some(vec![c.clone()]),
+            (None, Some(m)) => m.keys(),
+            (None, None) => None,
+        }
+    }
+}
+
+impl Membership {
+    pub fn new(id: &str, project_id: String, policy: EffectivePolicy) -> Result<Membership> {
+        let arms: Vec<Arm> = policy.entries.iter().map(Arm::compile).collect::<Result<_>>()?;
+        let open: HashMap<Interaction, HashSet<String>> = Interaction::ALL
+            .into_iter()
+            .map(|i| {
+                let types = definitions::resource_types()
+                    .filter(|t| policy.indexed_entries_for(t, i).any(|(k, _)| arms[k].is_open()))
+                    .map(str::to_owned)
+                    .collect();
+                (i, types)
+            })
+            .collect();
+        let (mut arms_by_key, mut unkeyed) = (HashMap::<String, Vec<usize>>::new(), Vec::new());
+        for (i, arm) in arms.iter().enumerate() {
+            match arm.keys() {
+                Some(keys) if !arm.is_open() => keys.into_iter().for_each(|k| arms_by_key.entry(k).or_default().push(i)),
+                _ => unkeyed.push(i),
+            }
+        }
+        let keys = Interaction::ALL.into_iter().map(|i| (i, row_keys(&policy, &arms, &open[&i], i))).collect();
+        Ok(Membership {
+            id: id.to_owned(),
+            project_id,
+            policy,
+            arms,
+            open,
+            keys,
+            arms_by_key,
+            unkeyed,
+            policy_bytes: Default::default(),
+            plans: Default::default(),
+        })
+    }
+
+    /// The effective policy in the host's own binary form (jsonb), which the
+    /// host makes once, on first request.
+    pub fn policy_bytes(&self, make: impl FnOnce(&EffectivePolicy) -> Vec<u8>) -> &[u8] {
+        self.policy_bytes.get_or_init(|| make(&self.policy))
+    }
+
+    /// The row-level security keys for `interaction` (see `row_keys`).
+    pub fn keys(&self, interaction: Interaction) -> &[String] {
+        &self.keys[&interaction]
+    }
+
+    /// The types some entry grants `interaction` on without conditions.
+    pub fn open_types(&self, interaction: Interaction) -> impl Iterator<Item = &String> {
+        self.open.get(&interaction).into_iter().flatten()
+    }
+
+    /// True when some entry grants `interaction` on every resource of the type.
+    pub fn type_open(&self, interaction: Interaction, resource_type: &str) -> bool {
+        self.open.get(&interaction).is_some_and(|types| types.contains(resource_type))
+    }
+
+    /// The first entry granting `interaction` that the resource satisfies:
+    /// it decides whether the resource is admitted and supplies its fields.
+    pub fn first_entry<'a>(&'a self, interaction: Interaction, resource_type: &'a str, tokens: &[&str]) -> Option<&'a Entry> {
+        self.first_index(interaction, resource_type, tokens).map(|i| &self.policy.entries[i])
+    }
+
+    fn first_index(&self, interaction: Interaction, resource_type: &str, tokens: &[&str]) -> Option<usize> {
+        let mut candidates: Vec<usize> = self.unkeyed.clone();
+        candidates.extend(tokens.iter().filter_map(|t| self.arms_by_key.get(*t)).flatten());
+        candidates.sort_unstable();
+        candidates.dedup();
+        candidates
+            .into_iter()
+            .find(|&i| self.policy.grants(i, resource_type, interaction) && self.arms[i].satisfied(resource_type, tokens))
+    }
+
+    /// Whether entry `index`'s criteria and compartment admit the resource.
+    pub fn entry_admits(&self, index: usize, resource_type: &str, tokens: &[&str]) -> bool {
+        self.arms[index].satisfied(resource_type, tokens)
+    }
+
+    /// What row-level security and search evaluate for this type: whether
+    /// every row is granted, and the index keys and row check otherwise.
+    pub fn predicate(&self, resource_type: &str, interaction: Interaction) -> Value {
+        let arms: Vec<&Arm> = self.policy.indexed_entries_for(resource_type, interaction).map(|(i, _)| &self.arms[i]).collect();
+        let mut keys: Vec<String> = arms.iter().filter_map(|a| a.keys()).flatten().collect();
+        keys.sort();
+        keys.dedup();
+        serde_json::json!({
+            "allRows": self.type_open(interaction, resource_type),
+            "indexKeys": keys,
+            "rowByRow": arms.iter().any(|a| !a.is_open() && a.keys().is_none()),
+        })
+    }
+
+    pub fn admits(&self, interaction: Interaction, resource_type: &str, tokens: &[&str]) -> bool {
+        self.first_entry(interaction, resource_type, tokens).is_some()
+    }
+
+    /// A resource the session can see must also satisfy an entry granting the
+    /// interaction (403), e.g. a write's before-image.
+    pub fn check_write(&self, interaction: Interaction, resource_type: &str, tokens: &[String]) -> Result<()> {
+        let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
+        if self.admits(interaction, resource_type, &tokens) {
+            Ok(())
+        } else {
+            Err(FhirError::forbidden(format!("Forbidden: {} of this {resource_type}", interaction.as_str())))
+        }
+    }
+
+    /// The after-image of a create or update must satisfy an entry granting the
+    /// interaction, and every writeConstraint of the first such entry must be
+    /// exactly `true`, with `%before` (empty on create), `%after` and the
+    /// policy's parameters bound; otherwise 403 naming the constraint.
+    pub fn authorize_write(
+        &self,
+        interaction: Interaction,
+        resource_type: &str,
+        tokens: &[String],
+        before: Option<&Value>,
+        after: &Value,
+    ) -> Result<()> {
+        let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
+        let entry = self
+            .first_entry(interaction, resource_type, &tokens)
+            .ok_or_else(|| FhirError::forbidden(format!("Forbidden: {} of this {resource_type}", interaction.as_str())))?;
+        if entry.write_constraints.is_empty() {
+            return Ok(());
+        }
+        let parameters: Vec<(&str, Value)> = entry
+            .source
+            .map(|i| &self.policy.sources[i].parameters[..])
+            .unwrap_or_default()
+            .iter()
+            .map(|(name, value)| (name.as_str(), Value::String(value.as_str().to_owned())))
+            .collect();
+        let mut env = fhirpath::Environment::new().with_variable("before", before).with_variable("after", [after]);
+        for (name, value) in &parameters {
+            env.set_variable(name, [value]);
+        }
+        for c in &entry.write_constraints {
+            let passed = fhirpath::parse_cached(&c.expression)
+                .and_then(|expr| expr.evaluate(after, &env))
+                .is_ok_and(|result| result.is_single_true());
+            if !passed {
+                let what = c.description.as_ref().map_or_else(|| format!("`{}`", c.expression), |d| format!("`{}` ({d})", c.expression));
+                return Err(FhirError::forbidden(format!("Write constraint violated: {what}")).at(c.expression.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether any entry granting `interaction` on the type hides or protects fields.
+    pub fn protects_fields(&self, interaction: Interaction, resource_type: &str) -> bool {
+        self.policy.entries_for(resource_type, interaction).any(|e| !e.hidden_fields.is_empty() || !e.readonly_fields.is_empty())
+    }
+
+    /// What this session may not write: the hiddenFields and readonlyFields
+    /// of the entry that applies, and whatever the session cannot see of the
+    /// stored version (`seen`, its read plan), which it cannot mean to erase.
+    pub fn protected_fields(&self, interaction: Interaction, resource_type: &str, tokens: &[String], seen: Option<&Plan>) -> Vec<String> {
+        let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
+        let entry = self.first_entry(interaction, resource_type, &tokens).or_else(|| self.policy.entries_for(resource_type, interaction).next());
+        let mut paths: Vec<String> = entry.map(|e| e.hidden_fields.iter().chain(&e.readonly_fields).cloned().collect()).unwrap_or_default();
+        paths.extend(seen.into_iter().flat_map(|p| p.paths().iter().cloned()));
+        paths.sort();
+        paths.dedup();
+        paths
+    }
+
+    /// The redaction plan of one entry, of every entry of the type, or of a search.
+    fn plan(&self, resource_type: &str, of: PlanOf) -> Rc<Plan> {
+        let key = (resource_type.to_owned(), of);
+        if let Some(hit) = self.plans.borrow().get(&key) {
+            return Rc::clone(hit);
+        }
+        let interactions: &[Interaction] = match of {
+            PlanOf::Entry(_) => &[],
+            PlanOf::AnyEntry => &Interaction::ALL,
+            PlanOf::Search => &[Interaction::Read, Interaction::Search],
+        };
+        let mut hidden: Vec<String> = interactions
+            .iter()
+            .flat_map(|&i| self.policy.entries_for(resource_type, i))
+            .flat_map(|e| e.hidden_fields.iter().cloned())
+            .collect();
+        if let PlanOf::Entry(i) = of {
+            hidden.clone_from(&self.policy.entries[i].hidden_fields);
+        }
+        let plan = Rc::new(Plan::new(resource_type, &hidden));
+        self.plans.borrow_mut().insert(key, Rc::clone(&plan));
+        plan
+    }
+
+    /// How a resource with these tokens is redacted for this session: by the
+    /// first entry granting read that admits it, or, when none does (a
+    /// create-only entry), by every entry of the type.
+    pub fn read_plan(&self, resource_type: &str, tokens: &[&str]) -> Rc<Plan> {
+        let entries: Vec<usize> = self.policy.indexed_entries_for(resource_type, Interaction::Read).map(|(i, _)| i).collect();
+        let uniform = entries.windows(2).all(|w| self.policy.entries[w[0]].hidden_fields == self.policy.entries[w[1]].hidden_fields);
+        let of = match entries.first() {
+            // Every entry hides the same fields: no need to find the one that admits the row.
+            Some(&first) if uniform => PlanOf::Entry(first),
+            _ => self.first_index(Interaction::Read, resource_type, tokens).map_or(PlanOf::AnyEntry, PlanOf::Entry),
+        };
+        self.plan(resource_type, of)
+    }
+
+    /// What a search may not filter or sort on by the stored tokens.
+    pub fn search_plan(&self, resource_type: &str) -> Rc<Plan> {
+        self.plan(resource_type, PlanOf::Search)
+    }
+
+}
+
+/// Tokens one of which every row a membership may use for `interaction`
+/// carries: `_type=<Type>` for types granted outright and for types whose
+/// conditions no index narrows, and the conditional entries' prefilter keys.
+/// Fixed once the membership is compiled.
+fn row_keys(policy: &EffectivePolicy, arms: &[Arm], open: &HashSet<String>, interaction: Interaction) -> Vec<String> {
+    let unindexed = definitions::resource_types().filter(|t| {
+        policy.indexed_entries_for(t, interaction).any(|(i, _)| !arms[i].is_open() && arms[i].keys().is_none())
+    });
+    let mut keys: Vec<String> = open.iter().map(|t| search::type_token(t)).chain(unindexed.map(search::type_token)).collect();
+    keys.extend(
+        policy
+            .entries
+            .iter()
+            .zip(arms)
+            .filter(|(e, arm)| e.interactions.contains(&interaction) && !arm.is_open())
+            .filter_map(|(_, arm)| arm.keys())
+            .flatten(),
+    );
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+pub enum Caller {
+    /// A superuser or a BYPASSRLS role: sees and writes everything.
+    System,
+    Member(Rc<Membership>),
+    /// A role that is not a client, or a client without a usable membership.
+    Nobody(String),
+}
+
+/// What a caller that passed the checks acts as.
+#[derive(Clone, Copy)]
+pub enum Actor<'a> {
+    /// Writes and reads everything, and supplies what the server otherwise sets.
+    System,
+    Member(&'a Membership),
+}
+
+impl Caller {
+    /// What a write or an interaction acts as; 403 for nobody.
+    pub fn actor(&self) -> Result<Actor<'_>> {
+        match self {
+            Caller::System => Ok(Actor::System),
+            Caller::Member(m) => Ok(Actor::Member(m)),
+            Caller::Nobody(why) => Err(FhirError::forbidden(why.clone())),
+        }
+    }
+
+    /// The type-level check (403): may this caller perform `interaction` on `resource_type` at all?
+    pub fn require(&self, resource_type: &str, interaction: Interaction) -> Result<Actor<'_>> {
+        let actor = self.actor()?;
+        if let Actor::Member(m) = actor {
+            if !m.policy.allows(resource_type, interaction) {
+                return Err(FhirError::forbidden(format!("Forbidden: {} on {resource_type}", interaction.as_str())));
+            }
+        }
+        Ok(actor)
+    }
+}
