@@ -10,7 +10,7 @@ use fhir_access_core::policy::Interaction;
 use fhir_access_core::search::{self, Matcher};
 use pgrx::prelude::*;
 use std::cell::RefCell;
-use std::collections::HashMap;
+use fhirpath::BoundedCache;
 use std::rc::Rc;
 
 /// A parsed query and its compiled matcher, kept per backend by query text.
@@ -19,25 +19,26 @@ struct Compiled {
     matcher: Matcher,
 }
 
+/// Compiled queries kept per backend, and about how much memory one takes per byte of its text.
+const QUERY_CAPACITY: usize = 1000;
+const QUERY_BUDGET: usize = 16 << 20;
+const COMPILED_PER_BYTE: usize = 8;
+
 thread_local! {
-    static QUERIES: RefCell<HashMap<(String, String), Rc<Compiled>>> = RefCell::new(HashMap::new());
+    static QUERIES: RefCell<BoundedCache<(String, String), Rc<Compiled>>> =
+        RefCell::new(BoundedCache::new(QUERY_CAPACITY, QUERY_BUDGET));
 }
 
 fn compiled(resource_type: &str, query: &str) -> Result<Rc<Compiled>> {
     let key = (resource_type.to_owned(), query.to_owned());
-    if let Some(hit) = QUERIES.with(|q| q.borrow().get(&key).cloned()) {
+    if let Some(hit) = QUERIES.with(|q| q.borrow().get(&key)) {
         return Ok(hit);
     }
     let criteria = criteria::parse_query(resource_type, query)?;
     let matcher = Matcher::compile(&criteria)?;
     let entry = Rc::new(Compiled { criteria, matcher });
-    QUERIES.with(|q| {
-        let mut q = q.borrow_mut();
-        if q.len() > 1000 {
-            q.clear();
-        }
-        q.insert(key, Rc::clone(&entry));
-    });
+    let bytes = (resource_type.len() + query.len()) * COMPILED_PER_BYTE;
+    QUERIES.with(|q| q.borrow_mut().insert(key, Rc::clone(&entry), bytes));
     Ok(entry)
 }
 

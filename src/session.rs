@@ -21,6 +21,7 @@ use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::prelude::*;
 use serde_json::Value;
 use std::cell::RefCell;
+use fhirpath::BoundedCache;
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::rc::Rc;
@@ -153,7 +154,8 @@ thread_local! {
     static SNAPSHOTS: RefCell<HashMap<(pg_sys::Oid, String), Snapshot>> = RefCell::new(HashMap::new());
     /// Handles met without a registered snapshot (a parallel worker, or a
     /// client passing one itself), resolved for the role that passed them.
-    static RESOLVED: RefCell<HashMap<(pg_sys::Oid, String), Rc<Caller>>> = RefCell::new(HashMap::new());
+    static RESOLVED: RefCell<BoundedCache<(pg_sys::Oid, String), Rc<Caller>>> =
+        RefCell::new(BoundedCache::new(RESOLVED_CAPACITY, MEMBERSHIP_BUDGET));
 }
 
 /// Keeps `caller`'s snapshot alive as long as the memory context `holder`.
@@ -220,17 +222,15 @@ fn snapshot(handle: &str) -> Rc<Caller> {
         return hit;
     }
     let outer = key.0;
-    if let Some(hit) = RESOLVED.with(|r| r.borrow().get(&key).cloned()) {
+    if let Some(hit) = RESOLVED.with(|r| r.borrow().get(&key)) {
         return hit;
     }
     let caller = Rc::new(resolve_handle(outer, handle));
-    RESOLVED.with(|r| {
-        let mut r = r.borrow_mut();
-        if r.len() >= 64 {
-            r.clear();
-        }
-        r.insert(key, Rc::clone(&caller));
-    });
+    let bytes = match &*caller {
+        Caller::Member(m) => m.approx_bytes(),
+        _ => handle.len(),
+    };
+    RESOLVED.with(|r| r.borrow_mut().insert(key, Rc::clone(&caller), bytes));
     caller
 }
 
@@ -301,23 +301,25 @@ fn check_scope(outer: pg_sys::Oid, client: &storage::Client, local: bool) -> Res
 thread_local! {
     /// Compiled memberships of this backend, each with the access version it
     /// was compiled at: a newer version recompiles, so a cached policy is never stale.
-    static COMPILED: RefCell<HashMap<String, (i64, Rc<Membership>)>> = RefCell::new(HashMap::new());
+    static COMPILED: RefCell<BoundedCache<String, (i64, Rc<Membership>)>> =
+        RefCell::new(BoundedCache::new(COMPILED_CAPACITY, MEMBERSHIP_BUDGET));
 }
+
+/// Compiled memberships and resolved handles kept per backend: a gateway
+/// serving many memberships recompiles past these, never grows without bound.
+const COMPILED_CAPACITY: usize = 256;
+const RESOLVED_CAPACITY: usize = 64;
+const MEMBERSHIP_BUDGET: usize = 64 << 20;
 
 /// A membership compiled at the current access version (see `compile_membership`).
 fn load_membership(id: &str) -> Result<Rc<Membership>> {
     let version = access_version();
-    if let Some(hit) = COMPILED.with(|c| c.borrow().get(id).filter(|(v, _)| *v == version).map(|(_, m)| Rc::clone(m))) {
+    if let Some((_, hit)) = COMPILED.with(|c| c.borrow().get(id).filter(|(v, _)| *v == version)) {
         return Ok(hit);
     }
     let compiled = Rc::new(compile_membership(id)?);
-    COMPILED.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.len() >= 256 {
-            c.clear();
-        }
-        c.insert(id.to_owned(), (version, Rc::clone(&compiled)));
-    });
+    let bytes = compiled.approx_bytes();
+    COMPILED.with(|c| c.borrow_mut().insert(id.to_owned(), (version, Rc::clone(&compiled)), bytes));
     Ok(compiled)
 }
 

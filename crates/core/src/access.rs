@@ -31,6 +31,8 @@ pub struct Membership {
     unkeyed: Vec<usize>,
     /// The effective policy as the host stores it, built on first request.
     policy_bytes: OnceCell<Vec<u8>>,
+    /// About how much memory the compiled membership takes (for cache budgets).
+    approx_bytes: usize,
     /// Redaction plans by type and entry, made on first use (see `plan`).
     plans: RefCell<HashMap<(String, PlanOf), Rc<Plan>>>,
 }
@@ -108,7 +110,10 @@ impl Membership {
             }
         }
         let keys = Interaction::ALL.into_iter().map(|i| (i, row_keys(&policy, &arms, &open[&i], i))).collect();
+        // Compiled arms, keys and plans take a few times the policy's text.
+        let approx_bytes = policy.to_json().to_string().len() * 4;
         Ok(Membership {
+            approx_bytes,
             id: id.to_owned(),
             project_id,
             policy,
@@ -126,6 +131,10 @@ impl Membership {
     /// host makes once, on first request.
     pub fn policy_bytes(&self, make: impl FnOnce(&EffectivePolicy) -> Vec<u8>) -> &[u8] {
         self.policy_bytes.get_or_init(|| make(&self.policy))
+    }
+
+    pub fn approx_bytes(&self) -> usize {
+        self.approx_bytes
     }
 
     /// The row-level security keys for `interaction` (see `row_keys`).
@@ -284,8 +293,9 @@ impl Membership {
         let entries: Vec<usize> = self.policy.indexed_entries_for(resource_type, Interaction::Read).map(|(i, _)| i).collect();
         let uniform = entries.windows(2).all(|w| self.policy.entries[w[0]].hidden_fields == self.policy.entries[w[1]].hidden_fields);
         let of = match entries.first() {
-            // Every entry hides the same fields: no need to find the one that admits the row.
-            Some(&first) if uniform => PlanOf::Entry(first),
+            // Every row is admitted and every entry hides the same fields: no
+            // need to find the one that admits the row.
+            Some(&first) if uniform && self.type_open(Interaction::Read, resource_type) => PlanOf::Entry(first),
             _ => self.first_index(Interaction::Read, resource_type, tokens).map_or(PlanOf::AnyEntry, PlanOf::Entry),
         };
         self.plan(resource_type, of)
@@ -356,5 +366,123 @@ impl Caller {
             }
         }
         Ok(actor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::ErrorKind;
+    use serde_json::json;
+
+    /// A membership of Project/p1 whose one policy has these entries.
+    fn member(entries: Value) -> Membership {
+        let policy = json!({"resourceType": "AccessPolicy", "id": "ap", "resource": entries});
+        let membership = json!({"resourceType": "ProjectMembership", "project": {"reference": "Project/p1"},
+                                "profile": {"reference": "Practitioner/pr1"}, "accessPolicy": {"reference": "AccessPolicy/ap"}});
+        let project = json!({"resourceType": "Project", "id": "p1"});
+        let compiled = EffectivePolicy::compile(&membership, &project, &|r| (r == "AccessPolicy/ap").then(|| policy.clone())).unwrap();
+        Membership::new("m1", "p1".to_owned(), compiled).unwrap()
+    }
+
+    /// The tokens a stored resource has (as the shell computes them, minus project and accounts).
+    fn tokens(resource: &Value) -> Vec<String> {
+        let mut t = search::index(resource).unwrap().tokens;
+        t.push(search::type_token(resource["resourceType"].as_str().unwrap()));
+        t
+    }
+
+    fn refs(tokens: &[String]) -> Vec<&str> {
+        tokens.iter().map(String::as_str).collect()
+    }
+
+    fn patient(gender: &str) -> Value {
+        json!({"resourceType": "Patient", "id": "x", "gender": gender, "birthDate": "1970-01-01"})
+    }
+
+    #[test]
+    fn an_entry_without_conditions_opens_its_type_and_keys_rows_by_type() {
+        let m = member(json!([{"resourceType": "Patient"}, {"resourceType": "Observation", "criteria": "Observation?status=final"}]));
+        assert!(m.type_open(Interaction::Read, "Patient"));
+        assert!(!m.type_open(Interaction::Read, "Observation"));
+        let keys = m.keys(Interaction::Read);
+        assert!(keys.contains(&"_type=Patient".to_owned()));
+        assert!(keys.iter().any(|k| k.starts_with("status")), "{keys:?}");
+        assert!(!keys.contains(&"_type=Observation".to_owned()));
+    }
+
+    #[test]
+    fn the_first_entry_a_resource_satisfies_applies_in_policy_order() {
+        let m = member(json!([{"resourceType": "Patient", "criteria": "Patient?gender=female", "hiddenFields": ["birthDate"]},
+                              {"resourceType": "Patient"}]));
+        let (female, male) = (tokens(&patient("female")), tokens(&patient("male")));
+        assert_eq!(m.first_entry(Interaction::Read, "Patient", &refs(&female)).unwrap().hidden_fields, ["birthDate"]);
+        assert!(m.first_entry(Interaction::Read, "Patient", &refs(&male)).unwrap().hidden_fields.is_empty());
+        assert!(m.first_entry(Interaction::Read, "Observation", &[]).is_none());
+    }
+
+    #[test]
+    fn a_write_no_entry_admits_is_forbidden() {
+        let m = member(json!([{"resourceType": "Patient", "criteria": "Patient?gender=female"}]));
+        let male = patient("male");
+        let e = m.authorize_write(Interaction::Create, "Patient", &tokens(&male), None, &male).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Forbidden);
+        let female = patient("female");
+        m.authorize_write(Interaction::Create, "Patient", &tokens(&female), None, &female).unwrap();
+    }
+
+    #[test]
+    fn write_constraints_see_before_and_after() {
+        let m = member(json!([{"resourceType": "Patient", "writeConstraint": [
+            {"language": "text/fhirpath", "expression": "%before.exists() implies %before.gender = %after.gender"}]}]));
+        let (before, after) = (patient("female"), patient("male"));
+        m.authorize_write(Interaction::Create, "Patient", &tokens(&after), None, &after).unwrap();
+        let e = m.authorize_write(Interaction::Update, "Patient", &tokens(&after), Some(&before), &after).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Forbidden);
+        m.authorize_write(Interaction::Update, "Patient", &tokens(&before), Some(&before), &before).unwrap();
+    }
+
+    #[test]
+    fn protected_fields_are_the_entrys_hidden_and_readonly_and_what_the_writer_could_not_see() {
+        let m = member(json!([{"resourceType": "Patient", "interaction": ["read"], "hiddenFields": ["address"]},
+                              {"resourceType": "Patient", "hiddenFields": ["birthDate"], "readonlyFields": ["gender"]}]));
+        let t = tokens(&patient("female"));
+        let seen = m.read_plan("Patient", &refs(&t));
+        assert_eq!(m.protected_fields(Interaction::Update, "Patient", &t, Some(&seen)), ["address", "birthDate", "gender"]);
+        assert_eq!(m.protected_fields(Interaction::Update, "Patient", &t, None), ["birthDate", "gender"]);
+    }
+
+    #[test]
+    fn a_resource_no_read_entry_admits_is_redacted_by_every_entry_of_its_type() {
+        let m = member(json!([{"resourceType": "Patient", "interaction": ["create"], "hiddenFields": ["birthDate"]},
+                              {"resourceType": "Patient", "criteria": "Patient?gender=female", "interaction": ["read"], "hiddenFields": ["name"]}]));
+        let plan = m.read_plan("Patient", &refs(&tokens(&patient("male"))));
+        assert_eq!(plan.hidden_fields(), ["birthDate", "name"]);
+    }
+
+    #[test]
+    fn a_search_plan_hides_what_any_read_or_search_entry_hides() {
+        let m = member(json!([{"resourceType": "Patient", "interaction": ["read"], "hiddenFields": ["birthDate"]},
+                              {"resourceType": "Patient", "interaction": ["search"], "hiddenFields": ["gender"]},
+                              {"resourceType": "Patient", "interaction": ["create"], "hiddenFields": ["address"]}]));
+        let plan = m.search_plan("Patient");
+        assert!(plan.hides_param("birthdate") && plan.hides_param("gender") && !plan.hides_param("address"));
+    }
+
+    #[test]
+    fn plans_are_made_once_per_type_and_entry() {
+        let m = member(json!([{"resourceType": "Patient", "hiddenFields": ["birthDate"]}]));
+        let t = tokens(&patient("female"));
+        assert!(Rc::ptr_eq(&m.read_plan("Patient", &refs(&t)), &m.read_plan("Patient", &refs(&t))));
+    }
+
+    #[test]
+    fn nobody_and_ungranted_types_are_forbidden_and_the_system_is_no_member() {
+        let nobody = Caller::Nobody("No membership".to_owned());
+        assert_eq!(nobody.actor().err().unwrap().kind, ErrorKind::Forbidden);
+        let member = Caller::Member(Rc::new(member(json!([{"resourceType": "Patient"}]))));
+        assert!(matches!(member.require("Patient", Interaction::Read), Ok(Actor::Member(_))));
+        assert_eq!(member.require("Observation", Interaction::Read).err().unwrap().kind, ErrorKind::Forbidden);
+        assert!(matches!(Caller::System.require("Observation", Interaction::Delete), Ok(Actor::System)));
     }
 }

@@ -38,7 +38,7 @@ mod temporal;
 mod text;
 mod value;
 
-pub use cache::parse_cached;
+pub use cache::{parse_cached, BoundedCache};
 pub use error::{Error, ErrorKind};
 pub use reads::{depends_on, Step};
 pub use value::{Collection, Item, Node};
