@@ -29,11 +29,26 @@ if [ -z "${SQL_ONLY:-}" ]; then
     tail -n 30 "$cargo_out"
   fi
   rm -f "$cargo_out"
+  log "cargo fmt --check, cargo clippy -D warnings (pure-Rust crates)"
+  if (cd "$REPO_ROOT" && cargo fmt --all -- --check && cargo clippy -q -p fhirpath -p fhir_access_core --all-targets -- -D warnings); then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1)); failures+=("fmt or clippy")
+  fi
 fi
 
 for major in ${PG_VERSIONS:-15 17 18}; do
   pg_config=$(pg_config_for "$major")
   install_extension "$major" "$pg_config"
+  if [ -z "${SQL_ONLY:-}" ] && [ -z "${linted:-}" ]; then
+    log "cargo clippy -D warnings (the extension, PostgreSQL $major)"
+    if (cd "$REPO_ROOT" && cargo clippy -q -p fhir_access --no-default-features --features "pg$major" --all-targets -- -D warnings); then
+      passed=$((passed + 1))
+    else
+      failed=$((failed + 1)); failures+=("clippy (extension)")
+    fi
+    linted=1
+  fi
   cluster=$(start_cluster "$pg_config")
   trap 'stop_cluster "$pg_config" "$cluster"' EXIT
   bindir=$("$pg_config" --bindir)

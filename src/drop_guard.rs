@@ -86,8 +86,7 @@ unsafe fn drops_fhir_access(stmt: *mut pg_sys::Node) -> bool {
     // DROP EXTENSION and DROP SCHEMA name their objects as String nodes.
     let objects = unsafe { PgList::<pg_sys::Node>::from_pg(drop.objects) };
     let named = objects.iter_ptr().any(|node| unsafe {
-        pgrx::is_a(node, pg_sys::NodeTag::T_String)
-            && CStr::from_ptr((*node.cast::<pg_sys::String>()).sval).to_bytes() == target.as_bytes()
+        pgrx::is_a(node, pg_sys::NodeTag::T_String) && CStr::from_ptr((*node.cast::<pg_sys::String>()).sval).to_bytes() == target.as_bytes()
     });
     named
 }

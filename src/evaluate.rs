@@ -12,8 +12,8 @@ use serde_json::Value;
 /// Stable, not immutable: `now()` and `today()` read the clock.
 #[pg_extern(stable, parallel_safe)]
 fn fhirpath(resource: Document, expression: &str, variables: default!(Document, "'{}'")) -> Document {
-    let expr = fhirpath::parse_cached(expression)
-        .unwrap_or_else(|e| raise(FhirError::invalid(format!("Invalid FHIRPath expression: {e}"))));
+    let expr =
+        fhirpath::parse_cached(expression).unwrap_or_else(|e| raise(FhirError::invalid(format!("Invalid FHIRPath expression: {e}"))));
     let Value::Object(vars) = &variables.0 else {
         raise(FhirError::invalid("FHIRPath variables must be a JSON object"));
     };
@@ -25,8 +25,6 @@ fn fhirpath(resource: Document, expression: &str, variables: default!(Document, 
             single => env.set_variable(name, [single]),
         }
     }
-    let result = expr
-        .evaluate(&resource.0, &env)
-        .unwrap_or_else(|e| raise(FhirError::invalid(format!("FHIRPath evaluation failed: {e}"))));
+    let result = expr.evaluate(&resource.0, &env).unwrap_or_else(|e| raise(FhirError::invalid(format!("FHIRPath evaluation failed: {e}"))));
     Document(result.to_json())
 }

@@ -71,11 +71,11 @@ pub fn create_resource(caller: &Caller, mut resource: Value) -> Result<Value> {
     };
     match actor {
         Actor::Member(m) if m.protects_fields(Interaction::Create, &resource_type) => {
-        // Hidden and read-only fields cannot be written; the entry is chosen by the input.
-        let submitted = versions::build(&id, &project_id, resource.clone(), None, Accounts::Given(Vec::new()), None)?;
-        for path in m.protected_fields(Interaction::Create, &resource_type, &submitted.tokens, None) {
-            fields::remove(&mut resource, &path);
-        }
+            // Hidden and read-only fields cannot be written; the entry is chosen by the input.
+            let submitted = versions::build(&id, &project_id, resource.clone(), None, Accounts::Given(Vec::new()), None)?;
+            for path in m.protected_fields(Interaction::Create, &resource_type, &submitted.tokens, None) {
+                fields::remove(&mut resource, &path);
+            }
         }
         _ => {}
     }
@@ -128,9 +128,8 @@ fn read_history(resource_type: &str, id: &str) -> Result<Vec<Value>> {
 
 fn update_resource(mut resource: Value, if_match: Option<&str>) -> Result<Value> {
     let resource_type = check_resource(&resource)?.to_owned();
-    let id = resource::id(&resource)
-        .ok_or_else(|| FhirError::invalid("update requires an id").at(format!("{resource_type}.id")))?
-        .to_owned();
+    let id =
+        resource::id(&resource).ok_or_else(|| FhirError::invalid("update requires an id").at(format!("{resource_type}.id")))?.to_owned();
     let caller = session::caller();
     let actor = caller.require(&resource_type, Interaction::Update)?;
     let current = current_for_write(&caller, actor, &resource_type, &id)?;
@@ -173,7 +172,8 @@ fn delete_resource(resource_type: &str, id: &str) -> Result<()> {
     let current = storage::current_for_update(resource_type, id).ok_or_else(|| FhirError::not_found(resource_type, id))?;
     if !current.deleted {
         let accounts = Accounts::Given(resource::accounts(&current.content));
-        let tombstone = versions::build(id, &current.project_id, current.content.clone(), Some(&current), accounts, author(actor).as_deref())?;
+        let tombstone =
+            versions::build(id, &current.project_id, current.content.clone(), Some(&current), accounts, author(actor).as_deref())?;
         versions::store(resource_type, &current.project_id, &tombstone, false, true);
     }
     Ok(())
@@ -327,9 +327,7 @@ fn project_for_client(m: &Membership, resource: &Value) -> Result<String> {
 fn project_of_new(resource_type: &str, id: &str, resource: &Value) -> Result<String> {
     let named = resource::meta_project(resource);
     match (resource_type, named) {
-        ("Project", Some(p)) if p != id => {
-            return Err(FhirError::invalid("A Project is its own project").at("Project.meta.project"))
-        }
+        ("Project", Some(p)) if p != id => return Err(FhirError::invalid("A Project is its own project").at("Project.meta.project")),
         ("Project", _) => return Ok(id.to_owned()),
         ("User", None) => return Ok(String::new()),
         _ => {}

@@ -27,12 +27,12 @@ fn invite_member(project_id: &str, invite: &Value) -> Result<Value> {
     }
     let profile_type = invite["resourceType"].as_str().unwrap_or("Practitioner");
     if !PROFILE_TYPES.contains(&profile_type) {
-        return Err(FhirError::invalid(format!("Cannot invite a {profile_type}: use Patient, Practitioner or RelatedPerson")).at("resourceType"));
+        return Err(
+            FhirError::invalid(format!("Cannot invite a {profile_type}: use Patient, Practitioner or RelatedPerson")).at("resourceType")
+        );
     }
-    let email = invite["email"]
-        .as_str()
-        .filter(|e| e.contains('@'))
-        .ok_or_else(|| FhirError::invalid("An invite needs an email").at("email"))?;
+    let email =
+        invite["email"].as_str().filter(|e| e.contains('@')).ok_or_else(|| FhirError::invalid("An invite needs an email").at("email"))?;
     if !storage::project_exists(project_id) {
         return Err(FhirError::invalid(format!("Project {project_id} does not exist")));
     }

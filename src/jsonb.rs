@@ -14,9 +14,7 @@ use pgrx::callconv::{Arg, ArgAbi, BoxRet, FcInfo};
 use pgrx::datum::Datum;
 use pgrx::fcinfo::{direct_function_call, direct_function_call_as_datum};
 use pgrx::nullable::Nullable;
-use pgrx::pgrx_sql_entity_graph::metadata::{
-    ArgumentError, ReturnsError, ReturnsRef, SqlMappingRef, SqlTranslatable, TypeOrigin,
-};
+use pgrx::pgrx_sql_entity_graph::metadata::{ArgumentError, ReturnsError, ReturnsRef, SqlMappingRef, SqlTranslatable, TypeOrigin};
 use pgrx::prelude::*;
 use serde_json::Value;
 use std::ffi::{CStr, CString};
@@ -28,8 +26,7 @@ impl FromDatum for Document {
         if is_null {
             return None;
         }
-        let text = unsafe { direct_function_call::<&CStr>(pg_sys::jsonb_out, &[Some(datum)]) }
-            .expect("jsonb_out returns text");
+        let text = unsafe { direct_function_call::<&CStr>(pg_sys::jsonb_out, &[Some(datum)]) }.expect("jsonb_out returns text");
         let parsed = serde_json::from_slice(text.to_bytes());
         unsafe { pg_sys::pfree(text.as_ptr().cast_mut().cast()) };
         match parsed {
@@ -113,7 +110,10 @@ jsonb_abi!(RawJsonb);
 /// `content` without the top-level `keys`, by PostgreSQL's own jsonb operator.
 pub fn without_keys(content: RawJsonb, keys: Vec<String>) -> RawJsonb {
     let keys = keys.into_datum().expect("an array is not null");
-    RawJsonb(unsafe { direct_function_call_as_datum(pg_sys::jsonb_delete_array, &[Some(content.0), Some(keys)]) }.expect("jsonb - text[] is not null"))
+    RawJsonb(
+        unsafe { direct_function_call_as_datum(pg_sys::jsonb_delete_array, &[Some(content.0), Some(keys)]) }
+            .expect("jsonb - text[] is not null"),
+    )
 }
 
 /// A jsonb datum as a document (22023 for input serde cannot hold).

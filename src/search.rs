@@ -8,9 +8,9 @@ use fhir_access_core::criteria::{self, Criteria, Param};
 use fhir_access_core::outcome::{FhirError, Result};
 use fhir_access_core::policy::Interaction;
 use fhir_access_core::search::{self, Matcher};
+use fhirpath::BoundedCache;
 use pgrx::prelude::*;
 use std::cell::RefCell;
-use fhirpath::BoundedCache;
 use std::rc::Rc;
 
 /// A parsed query and its compiled matcher, kept per backend by query text.

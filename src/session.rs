@@ -17,11 +17,11 @@ use fhir_access_core::definitions;
 use fhir_access_core::outcome::{FhirError, Result};
 use fhir_access_core::policy::{EffectivePolicy, Interaction};
 use fhir_access_core::search;
+use fhirpath::BoundedCache;
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::prelude::*;
 use serde_json::Value;
 use std::cell::RefCell;
-use fhirpath::BoundedCache;
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::rc::Rc;
@@ -122,9 +122,7 @@ fn current() -> (String, Rc<Caller>) {
         Caller::Member(m) => format!("{MEMBER}{version}:{}", m.id),
         _ => NOBODY.to_owned(),
     };
-    CACHED.with(|c| {
-        *c.borrow_mut() = Some(Cached { outer, setting, version, handle: handle.clone(), caller: Rc::clone(&caller) })
-    });
+    CACHED.with(|c| *c.borrow_mut() = Some(Cached { outer, setting, version, handle: handle.clone(), caller: Rc::clone(&caller) }));
     (handle, caller)
 }
 
@@ -338,9 +336,7 @@ fn compile_membership(id: &str) -> Result<Membership> {
     let project_id = stored.project_id.clone();
     let resolve = |reference: &str| -> Option<Value> {
         let policy_id = reference.strip_prefix("AccessPolicy/")?;
-        storage::current(Scope::All, "AccessPolicy", policy_id)
-            .filter(|p| !p.deleted && p.project_id == project_id)
-            .map(|p| p.content)
+        storage::current(Scope::All, "AccessPolicy", policy_id).filter(|p| !p.deleted && p.project_id == project_id).map(|p| p.content)
     };
     let policy = EffectivePolicy::compile(&stored.content, &project.content, &resolve)?;
     Membership::new(id, stored.project_id, policy)

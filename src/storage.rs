@@ -39,16 +39,10 @@ macro_rules! statement {
 const CURRENT: Statement = statement!("current", [TEXTOID, TEXTOID], false);
 const CURRENT_FOR_UPDATE: Statement = statement!("current_for_update", [TEXTOID, TEXTOID], true);
 const PROJECT_EXISTS: Statement = statement!("project_exists", [TEXTOID], false);
-const INSERT_VERSION: Statement = statement!(
-    "insert_version",
-    [TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, TEXTARRAYOID, JSONBOID],
-    true
-);
-const UPDATE_VERSION: Statement = statement!(
-    "update_version",
-    [TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, TEXTARRAYOID, JSONBOID],
-    true
-);
+const INSERT_VERSION: Statement =
+    statement!("insert_version", [TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, TEXTARRAYOID, JSONBOID], true);
+const UPDATE_VERSION: Statement =
+    statement!("update_version", [TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, TEXTARRAYOID, JSONBOID], true);
 const ACCESS_VERSION: Statement = statement!("access_version", [], false);
 const BUMP_ACCESS_VERSION: Statement = statement!("bump_access_version", [], true);
 const CLIENT: Statement = statement!("client", [OIDOID], false);
@@ -93,9 +87,8 @@ fn roles() -> (pg_sys::Oid, pg_sys::Oid) {
         r.get().unwrap_or_else(|| {
             // SAFETY: get_role_oid reads the catalog by a NUL-terminated name;
             // with missing_ok = false it raises a PostgreSQL ERROR instead of returning.
-            let oids = unsafe {
-                (pg_sys::get_role_oid(c"fhir_writer".as_ptr(), false), pg_sys::get_role_oid(c"fhir_reader".as_ptr(), false))
-            };
+            let oids =
+                unsafe { (pg_sys::get_role_oid(c"fhir_writer".as_ptr(), false), pg_sys::get_role_oid(c"fhir_reader".as_ptr(), false)) };
             r.set(Some(oids));
             oids
         })
@@ -160,26 +153,24 @@ fn run<R>(stmt: &Statement, args: &[DatumWithOid], read: impl FnOnce(SpiTupleTab
 }
 
 fn run_as<R>(scope: Scope, stmt: &Statement, args: &[DatumWithOid], read: impl FnOnce(SpiTupleTable) -> SpiResult<R>) -> R {
-    let result = scoped(scope, || Spi::connect_mut(|client: &mut SpiClient| {
-        // The map is not borrowed while the statement runs: a statement may fire
-        // triggers that come back here.
-        let plan = PLANS.with(|plans| -> SpiResult<Rc<OwnedPreparedStatement>> {
-            if let Some(plan) = plans.borrow().get(stmt.sql) {
-                return Ok(Rc::clone(plan));
-            }
-            let oids: Vec<PgOid> = stmt.args.iter().map(|o| PgOid::BuiltIn(*o)).collect();
-            let prepared = if stmt.mutating {
-                client.prepare_mut(stmt.sql, &oids)?
-            } else {
-                client.prepare(stmt.sql, &oids)?
-            };
-            let kept = Rc::new(prepared.keep());
-            plans.borrow_mut().insert(stmt.sql, Rc::clone(&kept));
-            Ok(kept)
-        })?;
-        let table = if stmt.mutating { client.update(&*plan, None, args)? } else { client.select(&*plan, None, args)? };
-        read(table)
-    }));
+    let result = scoped(scope, || {
+        Spi::connect_mut(|client: &mut SpiClient| {
+            // The map is not borrowed while the statement runs: a statement may fire
+            // triggers that come back here.
+            let plan = PLANS.with(|plans| -> SpiResult<Rc<OwnedPreparedStatement>> {
+                if let Some(plan) = plans.borrow().get(stmt.sql) {
+                    return Ok(Rc::clone(plan));
+                }
+                let oids: Vec<PgOid> = stmt.args.iter().map(|o| PgOid::BuiltIn(*o)).collect();
+                let prepared = if stmt.mutating { client.prepare_mut(stmt.sql, &oids)? } else { client.prepare(stmt.sql, &oids)? };
+                let kept = Rc::new(prepared.keep());
+                plans.borrow_mut().insert(stmt.sql, Rc::clone(&kept));
+                Ok(kept)
+            })?;
+            let table = if stmt.mutating { client.update(&*plan, None, args)? } else { client.select(&*plan, None, args)? };
+            read(table)
+        })
+    });
     result.unwrap_or_else(|e| panic!("fhir_access storage query failed: {e}"))
 }
 
@@ -266,16 +257,11 @@ pub struct Version {
 }
 
 fn read_version(row: pgrx::spi::SpiHeapTupleData<'_>) -> SpiResult<Version> {
-    Ok(Version {
-        deleted: row.get(1)?.expect("deleted is NOT NULL"),
-        content: row.get::<Document>(2)?.expect("content is NOT NULL").0,
-    })
+    Ok(Version { deleted: row.get(1)?.expect("deleted is NOT NULL"), content: row.get::<Document>(2)?.expect("content is NOT NULL").0 })
 }
 
 pub fn version(resource_type: &str, id: &str, version_id: &str) -> Option<Version> {
-    run(&VERSION, &[resource_type.into(), id.into(), version_id.into()], |mut rows| {
-        rows.next().map(read_version).transpose()
-    })
+    run(&VERSION, &[resource_type.into(), id.into(), version_id.into()], |mut rows| rows.next().map(read_version).transpose())
 }
 
 /// Every version of a resource, newest first.
@@ -311,9 +297,7 @@ pub fn client(role: pg_sys::Oid) -> Option<Client> {
 
 /// Up to two memberships bound to a role (two is enough to know it is not one).
 pub fn bound_memberships(role: pg_sys::Oid) -> Vec<String> {
-    run(&BOUND_MEMBERSHIPS, &[role.into()], |rows| {
-        rows.map(|row| Ok(row.get::<String>(1)?.expect("membership is NOT NULL"))).collect()
-    })
+    run(&BOUND_MEMBERSHIPS, &[role.into()], |rows| rows.map(|row| Ok(row.get::<String>(1)?.expect("membership is NOT NULL"))).collect())
 }
 
 pub fn is_bound(role: pg_sys::Oid, membership: &str) -> bool {

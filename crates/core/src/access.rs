@@ -163,9 +163,7 @@ impl Membership {
         candidates.extend(tokens.iter().filter_map(|t| self.arms_by_key.get(*t)).flatten());
         candidates.sort_unstable();
         candidates.dedup();
-        candidates
-            .into_iter()
-            .find(|&i| self.policy.grants(i, resource_type, interaction) && self.arms[i].satisfied(resource_type, tokens))
+        candidates.into_iter().find(|&i| self.policy.grants(i, resource_type, interaction) && self.arms[i].satisfied(resource_type, tokens))
     }
 
     /// Whether entry `index`'s criteria and compartment admit the resource.
@@ -254,7 +252,8 @@ impl Membership {
     /// stored version (`seen`, its read plan), which it cannot mean to erase.
     pub fn protected_fields(&self, interaction: Interaction, resource_type: &str, tokens: &[String], seen: Option<&Plan>) -> Vec<String> {
         let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
-        let entry = self.first_entry(interaction, resource_type, &tokens).or_else(|| self.policy.entries_for(resource_type, interaction).next());
+        let entry =
+            self.first_entry(interaction, resource_type, &tokens).or_else(|| self.policy.entries_for(resource_type, interaction).next());
         let mut paths: Vec<String> = entry.map(|e| e.hidden_fields.iter().chain(&e.readonly_fields).cloned().collect()).unwrap_or_default();
         paths.extend(seen.into_iter().flat_map(|p| p.paths().iter().cloned()));
         paths.sort();
@@ -305,7 +304,6 @@ impl Membership {
     pub fn search_plan(&self, resource_type: &str) -> Rc<Plan> {
         self.plan(resource_type, PlanOf::Search)
     }
-
 }
 
 /// Tokens one of which every row a membership may use for `interaction`
@@ -313,9 +311,8 @@ impl Membership {
 /// conditions no index narrows, and the conditional entries' prefilter keys.
 /// Fixed once the membership is compiled.
 fn row_keys(policy: &EffectivePolicy, arms: &[Arm], open: &HashSet<String>, interaction: Interaction) -> Vec<String> {
-    let unindexed = definitions::resource_types().filter(|t| {
-        policy.indexed_entries_for(t, interaction).any(|(i, _)| !arms[i].is_open() && arms[i].keys().is_none())
-    });
+    let unindexed = definitions::resource_types()
+        .filter(|t| policy.indexed_entries_for(t, interaction).any(|(i, _)| !arms[i].is_open() && arms[i].keys().is_none()));
     let mut keys: Vec<String> = open.iter().map(|t| search::type_token(t)).chain(unindexed.map(search::type_token)).collect();
     keys.extend(
         policy

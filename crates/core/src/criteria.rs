@@ -32,18 +32,8 @@ pub struct Param {
 }
 
 /// Parameters that shape the result rather than select resources.
-const CONTROL_PARAMS: [&str; 10] = [
-    "_count",
-    "_offset",
-    "_sort",
-    "_total",
-    "_summary",
-    "_elements",
-    "_include",
-    "_revinclude",
-    "_contained",
-    "_containedType",
-];
+const CONTROL_PARAMS: [&str; 10] =
+    ["_count", "_offset", "_sort", "_total", "_summary", "_elements", "_include", "_revinclude", "_contained", "_containedType"];
 
 fn axp3(message: impl fmt::Display) -> FhirError {
     FhirError::invalid(format!("axp-3: {message}"))
@@ -54,23 +44,16 @@ fn axp3(message: impl fmt::Display) -> FhirError {
 /// Checks the syntax only; [`Criteria::validate_for`] checks the codes against
 /// the policy entry's type.
 pub fn parse_criteria(s: &str) -> Result<Criteria> {
-    let (resource_type, query) = s
-        .split_once('?')
-        .ok_or_else(|| axp3(format!("criteria `{s}` must start with `Type?`")))?;
+    let (resource_type, query) = s.split_once('?').ok_or_else(|| axp3(format!("criteria `{s}` must start with `Type?`")))?;
     if resource_type != "*" && !definitions::is_resource_type(resource_type) {
-        return Err(axp3(format!(
-            "unknown resource type `{resource_type}` in criteria `{s}`"
-        )));
+        return Err(axp3(format!("unknown resource type `{resource_type}` in criteria `{s}`")));
     }
     let criteria = parse_params(resource_type, query)?;
     if criteria.params.is_empty() && criteria.control.is_empty() {
         return Err(axp3(format!("criteria `{s}` has no search parameter")));
     }
     if let Some(p) = criteria.control.first() {
-        return Err(axp3(format!(
-            "`{}` is not allowed in criteria `{s}`",
-            p.code
-        )));
+        return Err(axp3(format!("`{}` is not allowed in criteria `{s}`", p.code)));
     }
     Ok(criteria)
 }
@@ -79,9 +62,7 @@ pub fn parse_criteria(s: &str) -> Result<Criteria> {
 /// prefix; empty means no parameters). Result-control parameters go to `control`.
 pub fn parse_query(resource_type: &str, query: &str) -> Result<Criteria> {
     if !definitions::is_resource_type(resource_type) {
-        return Err(FhirError::invalid(format!(
-            "Unknown resource type `{resource_type}`"
-        )));
+        return Err(FhirError::invalid(format!("Unknown resource type `{resource_type}`")));
     }
     let criteria = parse_params(resource_type, query)?;
     criteria.validate_params(false)?;
@@ -89,11 +70,7 @@ pub fn parse_query(resource_type: &str, query: &str) -> Result<Criteria> {
 }
 
 fn parse_params(resource_type: &str, query: &str) -> Result<Criteria> {
-    let mut criteria = Criteria {
-        resource_type: resource_type.to_string(),
-        params: Vec::new(),
-        control: Vec::new(),
-    };
+    let mut criteria = Criteria { resource_type: resource_type.to_string(), params: Vec::new(), control: Vec::new() };
     // Empty segments (`a=1&&b=2`, a trailing `&`) carry nothing, as in a URL.
     for segment in query.split('&').filter(|s| !s.is_empty()) {
         let (name, value) = segment.split_once('=').unwrap_or((segment, ""));
@@ -104,22 +81,10 @@ fn parse_params(resource_type: &str, query: &str) -> Result<Criteria> {
         if code.is_empty() {
             return Err(axp3(format!("empty parameter code in `{segment}`")));
         }
-        if code == "_has"
-            || code.contains('.')
-            || modifier.as_deref().is_some_and(|m| m.contains('.'))
-        {
-            return Err(axp3(format!(
-                "chained and `_has` parameters are not supported: `{name}`"
-            )));
+        if code == "_has" || code.contains('.') || modifier.as_deref().is_some_and(|m| m.contains('.')) {
+            return Err(axp3(format!("chained and `_has` parameters are not supported: `{name}`")));
         }
-        let param = Param {
-            code: code.to_string(),
-            modifier,
-            values: split_value(value, ',')
-                .into_iter()
-                .map(str::to_string)
-                .collect(),
-        };
+        let param = Param { code: code.to_string(), modifier, values: split_value(value, ',').into_iter().map(str::to_string).collect() };
         if CONTROL_PARAMS.contains(&code) {
             criteria.control.push(param);
         } else {
@@ -153,15 +118,10 @@ impl Criteria {
 
     fn check_entry(&self, entry_resource_type: &str) -> Result<()> {
         if self.resource_type != entry_resource_type {
-            return Err(axp3(format!(
-                "criteria `{self}` must start with `{entry_resource_type}?`"
-            )));
+            return Err(axp3(format!("criteria `{self}` must start with `{entry_resource_type}?`")));
         }
         if let Some(p) = self.control.first() {
-            return Err(axp3(format!(
-                "`{}` is not allowed in criteria `{self}`",
-                p.code
-            )));
+            return Err(axp3(format!("`{}` is not allowed in criteria `{self}`", p.code)));
         }
         Ok(())
     }
@@ -173,10 +133,7 @@ impl Criteria {
                 if allow_unknown {
                     continue;
                 }
-                return Err(axp3(format!(
-                    "unknown search parameter `{}` for {}",
-                    p.code, self.resource_type
-                )));
+                return Err(axp3(format!("unknown search parameter `{}` for {}", p.code, self.resource_type)));
             };
             // The modifiers the criteria engine evaluates.
             let modifier_ok = match p.modifier.as_deref() {
@@ -190,16 +147,12 @@ impl Criteria {
                 }
             };
             if !modifier_ok {
-                return Err(axp3(format!(
-                    "modifier of `{name}` is not supported (missing, not, exact, contains or a target type)"
-                )));
+                return Err(axp3(format!("modifier of `{name}` is not supported (missing, not, exact, contains or a target type)")));
             }
             if p.values.iter().any(String::is_empty) {
                 return Err(axp3(format!("parameter `{name}` has an empty value")));
             }
-            if p.modifier.as_deref() == Some("missing")
-                && !p.values.iter().all(|v| v == "true" || v == "false")
-            {
+            if p.modifier.as_deref() == Some("missing") && !p.values.iter().all(|v| v == "true" || v == "false") {
                 return Err(axp3(format!("`{name}` takes `true` or `false`")));
             }
         }
@@ -290,10 +243,7 @@ mod tests {
     use super::*;
 
     fn err(s: &str) -> String {
-        parse_criteria(s)
-            .and_then(|c| c.validate_for(&c.resource_type))
-            .unwrap_err()
-            .message
+        parse_criteria(s).and_then(|c| c.validate_for(&c.resource_type)).unwrap_err().message
     }
 
     #[test]
@@ -337,21 +287,12 @@ mod tests {
         assert_eq!(c.resource_type, "*");
         c.validate_for("*").unwrap();
         assert!(err("*?name=x").contains("unknown search parameter"));
-        assert!(parse_criteria("*?_id=1")
-            .unwrap()
-            .validate_for("Patient")
-            .is_err());
+        assert!(parse_criteria("*?_id=1").unwrap().validate_for("Patient").is_err());
     }
 
     #[test]
     fn criteria_without_type_prefix_or_parameters_are_rejected_axp3() {
-        for s in [
-            "identifier=123",
-            "Patient",
-            "Patient?",
-            "Nope?name=x",
-            "Patient?=x",
-        ] {
+        for s in ["identifier=123", "Patient", "Patient?", "Nope?name=x", "Patient?=x"] {
             assert!(err(s).starts_with("axp-3"), "{s}");
         }
     }
@@ -366,21 +307,14 @@ mod tests {
 
     #[test]
     fn chained_and_has_criteria_are_rejected() {
-        for s in [
-            "Observation?patient.name=x",
-            "Observation?subject:Patient.name=x",
-            "Patient?_has:Observation:subject:code=x",
-        ] {
+        for s in ["Observation?patient.name=x", "Observation?subject:Patient.name=x", "Patient?_has:Observation:subject:code=x"] {
             assert!(err(s).contains("chained"), "{s}");
         }
     }
 
     #[test]
     fn device_identifier_criteria_is_accepted() {
-        parse_criteria("Device?identifier=foo")
-            .unwrap()
-            .validate_for("Device")
-            .unwrap();
+        parse_criteria("Device?identifier=foo").unwrap().validate_for("Device").unwrap();
     }
 
     #[test]
@@ -398,17 +332,8 @@ mod tests {
         assert!(err("Patient?name=x&_count=10").contains("_count"));
         let q = parse_query("Patient", "name=smith&_count=10&_sort=-birthdate").unwrap();
         assert_eq!(q.params.len(), 1);
-        assert_eq!(
-            q.control
-                .iter()
-                .map(|p| p.code.as_str())
-                .collect::<Vec<_>>(),
-            ["_count", "_sort"]
-        );
-        assert_eq!(
-            q.to_string(),
-            "Patient?name=smith&_count=10&_sort=-birthdate"
-        );
+        assert_eq!(q.control.iter().map(|p| p.code.as_str()).collect::<Vec<_>>(), ["_count", "_sort"]);
+        assert_eq!(q.to_string(), "Patient?name=smith&_count=10&_sort=-birthdate");
         assert!(parse_query("Patient", "").unwrap().params.is_empty());
         assert!(parse_query("Patient", "nope=1").is_err());
     }

@@ -38,11 +38,7 @@ pub struct SearchParam {
 /// Is `name` a concrete FHIR R4 or Medplum resource type?
 pub fn is_resource_type(name: &str) -> bool {
     let types = &defs().resource_types;
-    types
-        .fhir
-        .binary_search_by(|t| t.as_str().cmp(name))
-        .is_ok()
-        || is_medplum_type(name)
+    types.fhir.binary_search_by(|t| t.as_str().cmp(name)).is_ok() || is_medplum_type(name)
 }
 
 /// Is `name` one of Medplum's own resource types (Project, User, AccessPolicy…)?
@@ -63,20 +59,13 @@ pub fn search_param(resource_type: &str, code: &str) -> Option<&'static SearchPa
 
 /// The search parameters of a type, sorted by code (none for unknown types).
 pub fn search_params(resource_type: &str) -> impl Iterator<Item = &'static SearchParam> {
-    defs()
-        .search_params
-        .get(resource_type)
-        .into_iter()
-        .flat_map(BTreeMap::values)
+    defs().search_params.get(resource_type).into_iter().flat_map(BTreeMap::values)
 }
 
 /// Codes of the search parameters whose references put a resource of this type
 /// in a Patient's compartment (empty when the type has no Patient compartment).
 pub fn patient_compartment_params(resource_type: &str) -> &'static [String] {
-    defs()
-        .patient_compartment
-        .get(resource_type)
-        .map_or(&[], Vec::as_slice)
+    defs().patient_compartment.get(resource_type).map_or(&[], Vec::as_slice)
 }
 
 /// Is `s` a choice-type suffix, as `Quantity` in `valueQuantity`?
@@ -131,11 +120,7 @@ struct RawSearchParam {
 const COMMON_PARAMS: [(&str, SearchParamType, &str); 8] = [
     ("_id", SearchParamType::Token, "id"),
     ("_lastUpdated", SearchParamType::Date, "meta.lastUpdated"),
-    (
-        "_compartment",
-        SearchParamType::Reference,
-        "meta.compartment",
-    ),
+    ("_compartment", SearchParamType::Reference, "meta.compartment"),
     ("_profile", SearchParamType::Uri, "meta.profile"),
     ("_security", SearchParamType::Token, "meta.security"),
     ("_source", SearchParamType::Uri, "meta.source"),
@@ -153,14 +138,9 @@ fn parse<T: serde::de::DeserializeOwned>(name: &str, json: &str) -> T {
 }
 
 fn load() -> Definitions {
-    let resource_types: ResourceTypes = parse(
-        "resource-types.json",
-        include_str!("../data/resource-types.json"),
-    );
-    let raw: HashMap<String, BTreeMap<String, RawSearchParam>> = parse(
-        "search-parameters.json",
-        include_str!("../data/search-parameters.json"),
-    );
+    let resource_types: ResourceTypes = parse("resource-types.json", include_str!("../data/resource-types.json"));
+    let raw: HashMap<String, BTreeMap<String, RawSearchParam>> =
+        parse("search-parameters.json", include_str!("../data/search-parameters.json"));
 
     // Many reference parameters share the same target list (about 80 allow any
     // R4 type): intern each list once rather than copying it per parameter.
@@ -169,18 +149,11 @@ fn load() -> Definitions {
         if targets.is_empty() {
             return &[];
         }
-        interned
-            .entry(targets)
-            .or_insert_with_key(|t| t.clone().leak())
+        interned.entry(targets).or_insert_with_key(|t| t.clone().leak())
     };
 
     // `_compartment` may point at any resource type.
-    let all_types = resource_types
-        .fhir
-        .iter()
-        .chain(&resource_types.medplum)
-        .cloned()
-        .collect();
+    let all_types = resource_types.fhir.iter().chain(&resource_types.medplum).cloned().collect();
     let compartment_targets = intern(all_types);
 
     let mut search_params: HashMap<String, BTreeMap<String, SearchParam>> = HashMap::new();
@@ -188,15 +161,7 @@ fn load() -> Definitions {
         let by_code = search_params.entry(resource_type).or_default();
         for (code, p) in params {
             let targets = intern(p.target);
-            by_code.insert(
-                code.clone(),
-                SearchParam {
-                    code,
-                    kind: p.kind,
-                    expression: p.expression,
-                    targets,
-                },
-            );
+            by_code.insert(code.clone(), SearchParam { code, kind: p.kind, expression: p.expression, targets });
         }
     }
     for resource_type in resource_types.fhir.iter().chain(&resource_types.medplum) {
@@ -205,36 +170,18 @@ fn load() -> Definitions {
         }
         let by_code = search_params.entry(resource_type.clone()).or_default();
         for (code, kind, path) in COMMON_PARAMS {
-            let targets = if code == "_compartment" {
-                compartment_targets
-            } else {
-                &[]
-            };
+            let targets = if code == "_compartment" { compartment_targets } else { &[] };
             let expression = format!("{resource_type}.{path}");
-            by_code.insert(
-                code.to_owned(),
-                SearchParam {
-                    code: code.to_owned(),
-                    kind,
-                    expression,
-                    targets,
-                },
-            );
+            by_code.insert(code.to_owned(), SearchParam { code: code.to_owned(), kind, expression, targets });
         }
     }
 
     Definitions {
         resource_types,
         search_params,
-        patient_compartment: parse(
-            "patient-compartment.json",
-            include_str!("../data/patient-compartment.json"),
-        ),
+        patient_compartment: parse("patient-compartment.json", include_str!("../data/patient-compartment.json")),
         data_types: parse("data-types.json", include_str!("../data/data-types.json")),
-        choice_elements: parse(
-            "choice-elements.json",
-            include_str!("../data/choice-elements.json"),
-        ),
+        choice_elements: parse("choice-elements.json", include_str!("../data/choice-elements.json")),
     }
 }
 
@@ -243,8 +190,7 @@ mod tests {
     use super::*;
 
     fn param(resource_type: &str, code: &str) -> &'static SearchParam {
-        search_param(resource_type, code)
-            .unwrap_or_else(|| panic!("{resource_type}.{code} should be defined"))
+        search_param(resource_type, code).unwrap_or_else(|| panic!("{resource_type}.{code} should be defined"))
     }
 
     #[test]
@@ -258,14 +204,7 @@ mod tests {
 
     #[test]
     fn abstract_and_unknown_types_are_not_resource_types() {
-        for name in [
-            "Resource",
-            "DomainResource",
-            "Quantity",
-            "Foo",
-            "patient",
-            "",
-        ] {
+        for name in ["Resource", "DomainResource", "Quantity", "Foo", "patient", ""] {
             assert!(!is_resource_type(name), "{name}");
         }
     }
@@ -279,16 +218,7 @@ mod tests {
 
     #[test]
     fn medplum_types_are_resource_types_and_marked_as_medplum() {
-        for name in [
-            "Project",
-            "User",
-            "ProjectMembership",
-            "AccessPolicy",
-            "ClientApplication",
-            "Bot",
-            "Login",
-            "UserConfiguration",
-        ] {
+        for name in ["Project", "User", "ProjectMembership", "AccessPolicy", "ClientApplication", "Bot", "Login", "UserConfiguration"] {
             assert!(is_resource_type(name), "{name}");
             assert!(is_medplum_type(name), "{name}");
         }
@@ -306,10 +236,7 @@ mod tests {
     #[test]
     fn patient_address_state_is_a_string_param() {
         let p = param("Patient", "address-state");
-        assert_eq!(
-            (p.code.as_str(), p.kind),
-            ("address-state", SearchParamType::String)
-        );
+        assert_eq!((p.code.as_str(), p.kind), ("address-state", SearchParamType::String));
         assert_eq!(p.expression, "Patient.address.state");
         assert!(p.targets.is_empty());
     }
@@ -318,31 +245,20 @@ mod tests {
     fn patient_general_practitioner_targets_practitioners_and_organizations() {
         let p = param("Patient", "general-practitioner");
         assert_eq!(p.expression, "Patient.generalPractitioner");
-        assert_eq!(
-            p.targets,
-            ["Organization", "Practitioner", "PractitionerRole"]
-        );
+        assert_eq!(p.targets, ["Organization", "Practitioner", "PractitionerRole"]);
     }
 
     #[test]
     fn condition_patient_param_expression_keeps_the_resolve_is_patient_filter() {
         // `clinical-patient` spans ~30 types; only Condition's branch is kept.
-        assert_eq!(
-            param("Condition", "patient").expression,
-            "Condition.subject.where(resolve() is Patient)"
-        );
-        assert_eq!(
-            param("AllergyIntolerance", "patient").expression,
-            "AllergyIntolerance.patient"
-        );
+        assert_eq!(param("Condition", "patient").expression, "Condition.subject.where(resolve() is Patient)");
+        assert_eq!(param("AllergyIntolerance", "patient").expression, "AllergyIntolerance.patient");
     }
 
     #[test]
     fn relative_and_parenthesised_expressions_are_kept_verbatim() {
         assert_eq!(param("InsurancePlan", "name").expression, "name | alias");
-        assert!(param("Task", "priority-order")
-            .expression
-            .starts_with("iif(priority = 'stat'"));
+        assert!(param("Task", "priority-order").expression.starts_with("iif(priority = 'stat'"));
         assert_eq!(
             param("Observation", "value-quantity").expression,
             "(Observation.value.ofType(Quantity)) | (Observation.value.ofType(SampledData))"
@@ -355,13 +271,8 @@ mod tests {
             for p in search_params(resource_type) {
                 for other in resource_types().filter(|t| *t != resource_type) {
                     let root = format!("{other}.");
-                    let leaks = p.expression.starts_with(&root)
-                        || p.expression.contains(&format!("| {root}"));
-                    assert!(
-                        !leaks,
-                        "{resource_type}.{} mentions {other}: {}",
-                        p.code, p.expression
-                    );
+                    let leaks = p.expression.starts_with(&root) || p.expression.contains(&format!("| {root}"));
+                    assert!(!leaks, "{resource_type}.{} mentions {other}: {}", p.code, p.expression);
                 }
             }
         }
@@ -370,21 +281,10 @@ mod tests {
     #[test]
     fn every_type_but_binary_has_medplums_common_params() {
         let p = param("Observation", "_compartment");
-        assert_eq!(
-            (p.kind, p.expression.as_str()),
-            (SearchParamType::Reference, "Observation.meta.compartment")
-        );
-        assert!(
-            p.targets.iter().any(|t| t == "Project") && p.targets.iter().any(|t| t == "Patient")
-        );
-        assert_eq!(
-            param("AccessPolicy", "_project").kind,
-            SearchParamType::Token
-        );
-        assert_eq!(
-            param("Patient", "_lastUpdated").expression,
-            "Patient.meta.lastUpdated"
-        );
+        assert_eq!((p.kind, p.expression.as_str()), (SearchParamType::Reference, "Observation.meta.compartment"));
+        assert!(p.targets.iter().any(|t| t == "Project") && p.targets.iter().any(|t| t == "Patient"));
+        assert_eq!(param("AccessPolicy", "_project").kind, SearchParamType::Token);
+        assert_eq!(param("Patient", "_lastUpdated").expression, "Patient.meta.lastUpdated");
         assert_eq!(param("Patient", "_id").expression, "Patient.id");
         assert_eq!(search_params("Binary").count(), 0);
     }
@@ -400,16 +300,7 @@ mod tests {
     fn medplum_project_membership_has_profile_param() {
         let p = param("ProjectMembership", "profile");
         assert_eq!(p.expression, "ProjectMembership.profile");
-        assert_eq!(
-            p.targets,
-            [
-                "Bot",
-                "ClientApplication",
-                "Patient",
-                "Practitioner",
-                "RelatedPerson"
-            ]
-        );
+        assert_eq!(p.targets, ["Bot", "ClientApplication", "Patient", "Practitioner", "RelatedPerson"]);
         assert_eq!(
             param("ProjectMembership", "access-policy").expression,
             "ProjectMembership.accessPolicy | ProjectMembership.access.policy"
@@ -418,10 +309,7 @@ mod tests {
 
     #[test]
     fn medplum_adds_params_to_standard_types() {
-        assert_eq!(
-            param("Task", "due-date").expression,
-            "Task.restriction.period"
-        );
+        assert_eq!(param("Task", "due-date").expression, "Task.restriction.period");
         assert_eq!(param("Appointment", "end").kind, SearchParamType::Date);
         assert_eq!(param("Communication", "topic").kind, SearchParamType::Token);
     }
@@ -433,9 +321,7 @@ mod tests {
 
     #[test]
     fn there_are_1842_type_code_pairs_before_common_params() {
-        let with_common = resource_types()
-            .map(|t| search_params(t).count())
-            .sum::<usize>();
+        let with_common = resource_types().map(|t| search_params(t).count()).sum::<usize>();
         let common = (resource_types().count() - 1) * COMMON_PARAMS.len();
         assert_eq!(with_common - common, 1842);
     }
@@ -447,22 +333,13 @@ mod tests {
 
     #[test]
     fn patient_compartment_has_67_types_and_102_memberships_all_defined() {
-        let types: Vec<_> = resource_types()
-            .filter(|t| !patient_compartment_params(t).is_empty())
-            .collect();
+        let types: Vec<_> = resource_types().filter(|t| !patient_compartment_params(t).is_empty()).collect();
         assert_eq!(types.len(), 67);
-        let memberships: usize = types
-            .iter()
-            .map(|t| patient_compartment_params(t).len())
-            .sum();
+        let memberships: usize = types.iter().map(|t| patient_compartment_params(t).len()).sum();
         assert_eq!(memberships, 102);
         for t in types {
             for code in patient_compartment_params(t) {
-                assert_eq!(
-                    param(t, code).kind,
-                    SearchParamType::Reference,
-                    "{t}.{code}"
-                );
+                assert_eq!(param(t, code).kind, SearchParamType::Reference, "{t}.{code}");
             }
         }
     }
@@ -470,21 +347,9 @@ mod tests {
     #[test]
     fn patient_compartment_examples() {
         assert_eq!(patient_compartment_params("Patient"), ["link"]);
-        assert_eq!(
-            patient_compartment_params("Observation"),
-            ["performer", "subject"]
-        );
-        assert_eq!(
-            patient_compartment_params("Condition"),
-            ["asserter", "patient"]
-        );
-        for t in [
-            "Binary",
-            "Device",
-            "Organization",
-            "Practitioner",
-            "Unknown",
-        ] {
+        assert_eq!(patient_compartment_params("Observation"), ["performer", "subject"]);
+        assert_eq!(patient_compartment_params("Condition"), ["asserter", "patient"]);
+        for t in ["Binary", "Device", "Organization", "Practitioner", "Unknown"] {
             assert!(patient_compartment_params(t).is_empty(), "{t}");
         }
     }
@@ -516,19 +381,10 @@ mod tests {
     #[test]
     fn observation_value_choice_types_include_quantity_and_string() {
         let suffixes = choice_types("Observation", "value").expect("Observation.value[x]");
-        for s in [
-            "Quantity",
-            "String",
-            "CodeableConcept",
-            "DateTime",
-            "Period",
-        ] {
+        for s in ["Quantity", "String", "CodeableConcept", "DateTime", "Period"] {
             assert!(suffixes.iter().any(|x| x == s), "{s}");
         }
-        assert_eq!(
-            choice_types("Observation", "component.value"),
-            Some(suffixes)
-        );
+        assert_eq!(choice_types("Observation", "component.value"), Some(suffixes));
     }
 
     #[test]
@@ -541,11 +397,7 @@ mod tests {
         assert!(choice_types("Observation", "subject").is_none());
         assert!(choice_types("Nope", "value").is_none());
         for t in resource_types() {
-            for s in ["value", "component.value"]
-                .iter()
-                .filter_map(|p| choice_types(t, p))
-                .flatten()
-            {
+            for s in ["value", "component.value"].iter().filter_map(|p| choice_types(t, p)).flatten() {
                 assert!(is_data_type_suffix(s), "{t}: {s}");
             }
         }

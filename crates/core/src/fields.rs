@@ -6,6 +6,8 @@
 use crate::definitions;
 use crate::outcome::{FhirError, Result};
 use serde_json::{Map, Value};
+use std::cell::RefCell;
+use std::rc::Rc;
 
 /// Does path segment `seg` name object key `key`? A choice `x[x]` names
 /// every `x<Type>`, and a segment names the `_key` sibling that holds a
@@ -52,8 +54,7 @@ pub fn remove(resource: &mut Value, path: &str) {
 pub fn check_path(path: &str) -> Result<()> {
     let well_formed = path.split('.').all(|seg| {
         let name = seg.strip_suffix("[x]").unwrap_or(seg);
-        name.starts_with(|c: char| c.is_ascii_alphabetic())
-            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        name.starts_with(|c: char| c.is_ascii_alphabetic()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
     });
     if well_formed {
         Ok(())
@@ -200,9 +201,28 @@ pub fn protect(after: &mut Value, before: &Value, paths: &[String]) -> Result<()
 /// filtering or sorting on it could then reveal a hidden value. An expression
 /// that does not parse touches everything.
 pub fn expression_touches(expression: &str, path: &str) -> bool {
-    let Ok(parsed) = fhirpath::parse_cached(expression) else { return true };
+    let Some(dependencies) = dependencies(expression) else { return true };
     let field: Vec<&str> = path.split('.').collect();
-    fhirpath::depends_on(&parsed.dependencies(), &field)
+    fhirpath::depends_on(&dependencies, &field)
+}
+
+type Dependencies = Rc<Vec<Vec<fhirpath::Step>>>;
+
+thread_local! {
+    /// The analysis of each expression, once per backend: plans are made per
+    /// membership, type and entry, over the same few thousand expressions.
+    static DEPENDENCIES: RefCell<fhirpath::BoundedCache<String, Dependencies>> =
+        RefCell::new(fhirpath::BoundedCache::new(4096, 16 << 20));
+}
+
+fn dependencies(expression: &str) -> Option<Dependencies> {
+    if let Some(hit) = DEPENDENCIES.with(|d| d.borrow().get(expression)) {
+        return Some(hit);
+    }
+    let found: Dependencies = Rc::new(fhirpath::parse_cached(expression).ok()?.dependencies());
+    let bytes = found.iter().map(|p| p.len() * 32).sum::<usize>() + expression.len();
+    DEPENDENCIES.with(|d| d.borrow_mut().insert(expression.to_owned(), Rc::clone(&found), bytes));
+    Some(found)
 }
 
 #[cfg(test)]
@@ -290,7 +310,9 @@ mod tests {
     #[test]
     fn an_element_holding_a_protected_value_may_not_be_removed_or_shifted() {
         let before = json!({"name": [{"family": "A"}, {"family": "B", "given": ["b"]}]});
-        for after in [json!({"name": [{"family": "B"}]}), json!({"name": []}), json!({"name": [{"family": "N"}, {"family": "A"}, {"family": "B"}]})] {
+        for after in
+            [json!({"name": [{"family": "B"}]}), json!({"name": []}), json!({"name": [{"family": "N"}, {"family": "A"}, {"family": "B"}]})]
+        {
             assert!(protected(&mut after.clone(), &before, &["name.given"]).is_err(), "{after}");
         }
     }

@@ -10,8 +10,8 @@ use serde_json::Value;
 /// The size and depth limits of a resource hold after every operation, so a
 /// few `copy` operations cannot grow a document past memory or the stack.
 pub fn apply(resource: &Value, patch: &Value) -> Result<Value> {
-    let ops: json_patch::Patch = serde_json::from_value(patch.clone())
-        .map_err(|e| FhirError::invalid(format!("Invalid JSON Patch: {e}")))?;
+    let ops: json_patch::Patch =
+        serde_json::from_value(patch.clone()).map_err(|e| FhirError::invalid(format!("Invalid JSON Patch: {e}")))?;
     let mut patched = resource.clone();
     let (mut bytes, mut depth) = resource::measure(resource);
     for op in &ops.0 {

@@ -51,13 +51,7 @@ impl Interaction {
 }
 
 /// Types only admins reach, and never through `*`.
-pub const PROJECT_ADMIN_TYPES: [&str; 5] = [
-    "PasswordChangeRequest",
-    "UserSecurityRequest",
-    "Project",
-    "ProjectMembership",
-    "User",
-];
+pub const PROJECT_ADMIN_TYPES: [&str; 5] = ["PasswordChangeRequest", "UserSecurityRequest", "Project", "ProjectMembership", "User"];
 
 /// Types only super admins reach.
 pub const PROTECTED_TYPES: [&str; 3] = ["DomainConfiguration", "JsonWebKey", "Login"];
@@ -116,9 +110,7 @@ impl Entry {
     /// through `*` too: see [`EffectivePolicy::entries_for`]).
     pub fn covers(&self, resource_type: &str) -> bool {
         self.resource_type == resource_type
-            || (self.resource_type == "*"
-                && !is_project_admin_type(resource_type)
-                && !is_protected_type(resource_type))
+            || (self.resource_type == "*" && !is_project_admin_type(resource_type) && !is_protected_type(resource_type))
     }
 
     fn to_json(&self) -> Value {
@@ -132,10 +124,7 @@ impl Entry {
         }
         let interactions: Vec<_> = self.interactions.iter().map(|i| i.as_str()).collect();
         out.insert("interaction".into(), json!(interactions));
-        for (name, fields) in [
-            ("hiddenFields", &self.hidden_fields),
-            ("readonlyFields", &self.readonly_fields),
-        ] {
+        for (name, fields) in [("hiddenFields", &self.hidden_fields), ("readonlyFields", &self.readonly_fields)] {
             if !fields.is_empty() {
                 out.insert(name.into(), json!(fields));
             }
@@ -148,10 +137,7 @@ impl Entry {
                 }
                 c
             });
-            out.insert(
-                "writeConstraint".into(),
-                Value::Array(constraints.collect()),
-            );
+            out.insert("writeConstraint".into(), Value::Array(constraints.collect()));
         }
         Value::Object(out)
     }
@@ -206,19 +192,11 @@ impl EffectivePolicy {
     ///
     /// A policy that cannot be resolved is Forbidden; an invalid one (bad
     /// criteria, unknown parameter…) is Invalid: the caller refuses either way.
-    pub fn compile(
-        membership: &Value,
-        project: &Value,
-        resolve: &dyn Fn(&str) -> Option<Value>,
-    ) -> Result<EffectivePolicy> {
-        let project_id = project["id"]
-            .as_str()
-            .filter(|id| is_valid_id(id))
-            .ok_or_else(|| FhirError::invalid("Project has no valid id"))?;
+    pub fn compile(membership: &Value, project: &Value, resolve: &dyn Fn(&str) -> Option<Value>) -> Result<EffectivePolicy> {
+        let project_id =
+            project["id"].as_str().filter(|id| is_valid_id(id)).ok_or_else(|| FhirError::invalid("Project has no valid id"))?;
         if membership["project"]["reference"].as_str() != Some(&format!("Project/{project_id}")) {
-            return Err(FhirError::invalid(format!(
-                "Membership is not in Project/{project_id}"
-            )));
+            return Err(FhirError::invalid(format!("Membership is not in Project/{project_id}")));
         }
         let profile = membership["profile"]["reference"].as_str();
 
@@ -228,13 +206,7 @@ impl EffectivePolicy {
             .filter(|policy| !policy.is_null())
             .map(|policy| (policy, &Value::Null))
             .into_iter()
-            .chain(
-                membership["access"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|a| (&a["policy"], &a["parameter"])),
-            );
+            .chain(membership["access"].as_array().into_iter().flatten().map(|a| (&a["policy"], &a["parameter"])));
 
         let mut policy = EffectivePolicy {
             project_id: project_id.to_string(),
@@ -246,24 +218,15 @@ impl EffectivePolicy {
             entries: Vec::new(),
         };
         for (index, (policy_ref, parameters)) in access.enumerate() {
-            let source = Source {
-                policy: resolvable(policy_ref)?.to_string(),
-                parameters: parameters_of(parameters, profile)?,
-            };
-            let raw = resolve(&source.policy)
-                .filter(|p| p["resourceType"] == "AccessPolicy")
-                .ok_or_else(invalid_configuration)?;
-            let in_source = |e: FhirError| FhirError {
-                message: format!("{}: {}", source.policy, e.message),
-                ..e
-            };
+            let source = Source { policy: resolvable(policy_ref)?.to_string(), parameters: parameters_of(parameters, profile)? };
+            let raw = resolve(&source.policy).filter(|p| p["resourceType"] == "AccessPolicy").ok_or_else(invalid_configuration)?;
+            let in_source = |e: FhirError| FhirError { message: format!("{}: {}", source.policy, e.message), ..e };
             let scope = Scope(Some(&source.parameters));
             if let Some(c) = scope.reference(&raw["compartment"]).map_err(in_source)? {
                 policy.compartment = Some(c);
             }
             for (i, entry) in raw["resource"].as_array().into_iter().flatten().enumerate() {
-                let entry =
-                    compile_entry(entry, &scope, index, &format!("AccessPolicy.resource[{i}]"));
+                let entry = compile_entry(entry, &scope, index, &format!("AccessPolicy.resource[{i}]"));
                 policy.entries.push(entry.map_err(in_source)?);
             }
             policy.sources.push(source);
@@ -283,9 +246,7 @@ impl EffectivePolicy {
     }
 
     fn names(&self, resource_type: &str) -> bool {
-        self.entries
-            .iter()
-            .any(|e| e.resource_type == resource_type)
+        self.entries.iter().any(|e| e.resource_type == resource_type)
     }
 
     /// Medplum's applyProjectAdminAccessPolicy: super-admin projects keep their
@@ -300,8 +261,7 @@ impl EffectivePolicy {
             }
             return;
         }
-        self.entries
-            .retain(|e| !is_project_admin_type(&e.resource_type));
+        self.entries.retain(|e| !is_project_admin_type(&e.resource_type));
         if !self.admin {
             return;
         }
@@ -330,30 +290,11 @@ impl EffectivePolicy {
                 ("_id", linked),
                 &Interaction::READ_ONLY,
                 &[],
-                &[
-                    "superAdmin",
-                    "setting",
-                    "systemSetting",
-                    "secret",
-                    "systemSecret",
-                    "strictMode",
-                ],
+                &["superAdmin", "setting", "systemSetting", "secret", "systemSecret", "strictMode"],
             ));
         }
-        add.push(synthetic(
-            "ProjectMembership",
-            ("_project", own()),
-            &Interaction::ALL,
-            &["project", "user"],
-            &[],
-        ));
-        add.push(synthetic(
-            "UserSecurityRequest",
-            ("_project", own()),
-            &Interaction::READ_ONLY,
-            &[],
-            &[],
-        ));
+        add.push(synthetic("ProjectMembership", ("_project", own()), &Interaction::ALL, &["project", "user"], &[]));
+        add.push(synthetic("UserSecurityRequest", ("_project", own()), &Interaction::READ_ONLY, &[], &[]));
         // As Medplum: all interactions; the admin API still governs user creation.
         add.push(synthetic(
             "User",
@@ -383,18 +324,12 @@ impl EffectivePolicy {
 
     /// Type-level check (Medplum's 403 decision); criteria are not consulted.
     pub fn allows(&self, resource_type: &str, interaction: Interaction) -> bool {
-        self.entries_for(resource_type, interaction)
-            .next()
-            .is_some()
+        self.entries_for(resource_type, interaction).next().is_some()
     }
 
     /// The entries that may grant `interaction` on resources of `resource_type`,
     /// in policy order (the first one a resource satisfies supplies its fields).
-    pub fn entries_for<'a>(
-        &'a self,
-        resource_type: &'a str,
-        interaction: Interaction,
-    ) -> impl Iterator<Item = &'a Entry> + 'a {
+    pub fn entries_for<'a>(&'a self, resource_type: &'a str, interaction: Interaction) -> impl Iterator<Item = &'a Entry> + 'a {
         self.indexed_entries_for(resource_type, interaction).map(|(_, e)| e)
     }
 
@@ -404,9 +339,7 @@ impl EffectivePolicy {
         resource_type: &'a str,
         interaction: Interaction,
     ) -> impl Iterator<Item = (usize, &'a Entry)> + 'a {
-        (0..self.entries.len())
-            .filter(move |&i| self.grants(i, resource_type, interaction))
-            .map(|i| (i, &self.entries[i]))
+        (0..self.entries.len()).filter(move |&i| self.grants(i, resource_type, interaction)).map(|i| (i, &self.entries[i]))
     }
 
     /// Whether entry `index` may grant `interaction` on `resource_type`.
@@ -430,17 +363,9 @@ fn synthetic(
     readonly_fields: &[&str],
     hidden_fields: &[&str],
 ) -> Entry {
-    let param = Param {
-        code: code.to_string(),
-        modifier: None,
-        values,
-    };
+    let param = Param { code: code.to_string(), modifier: None, values };
     Entry {
-        criteria: Some(Criteria {
-            resource_type: resource_type.to_string(),
-            params: vec![param],
-            control: Vec::new(),
-        }),
+        criteria: Some(Criteria { resource_type: resource_type.to_string(), params: vec![param], control: Vec::new() }),
         readonly_fields: readonly_fields.iter().map(|f| f.to_string()).collect(),
         hidden_fields: hidden_fields.iter().map(|f| f.to_string()).collect(),
         ..Entry::new(resource_type, interactions)
@@ -468,10 +393,7 @@ fn invalid_configuration() -> FhirError {
 }
 
 fn resolvable(policy_ref: &Value) -> Result<&str> {
-    policy_ref["reference"]
-        .as_str()
-        .filter(|r| r.strip_prefix("AccessPolicy/").is_some_and(is_valid_id))
-        .ok_or_else(invalid_configuration)
+    policy_ref["reference"].as_str().filter(|r| r.strip_prefix("AccessPolicy/").is_some_and(is_valid_id)).ok_or_else(invalid_configuration)
 }
 
 fn parameters_of(raw: &Value, profile: Option<&str>) -> Result<Vec<(String, ParamValue)>> {
@@ -480,19 +402,12 @@ fn parameters_of(raw: &Value, profile: Option<&str>) -> Result<Vec<(String, Para
         let name = p["name"]
             .as_str()
             .filter(|n| is_parameter_name(n))
-            .ok_or_else(|| {
-                FhirError::invalid(format!("Invalid access parameter name {}", p["name"]))
-            })?;
-        let value = match (
-            p["valueString"].as_str(),
-            p["valueReference"]["reference"].as_str(),
-        ) {
+            .ok_or_else(|| FhirError::invalid(format!("Invalid access parameter name {}", p["name"])))?;
+        let value = match (p["valueString"].as_str(), p["valueReference"]["reference"].as_str()) {
             (Some(s), _) => ParamValue::String(s.to_string()),
             (None, Some(r)) => ParamValue::Reference(r.to_string()),
             (None, None) => {
-                return Err(FhirError::invalid(format!(
-                    "Access parameter `{name}` has no value"
-                )));
+                return Err(FhirError::invalid(format!("Access parameter `{name}` has no value")));
             }
         };
         out.push((name.to_string(), value));
@@ -509,15 +424,12 @@ fn parameters_of(raw: &Value, profile: Option<&str>) -> Result<Vec<(String, Para
 
 fn is_parameter_name(name: &str) -> bool {
     name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// Does `text` mention a parameter, i.e. contain `%` followed by a name?
 fn mentions_parameter(text: &str) -> bool {
-    text.match_indices('%')
-        .any(|(i, _)| text[i + 1..].starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
+    text.match_indices('%').any(|(i, _)| text[i + 1..].starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
 }
 
 /// A parameter standing for a whole value: `[Type/]%name[.id]`.
@@ -531,19 +443,10 @@ fn placeholder(text: &str) -> Option<Placeholder<'_>> {
     let (prefix, rest) = text.split_once('%')?;
     let type_prefix = match prefix {
         "" => None,
-        p => Some(
-            p.strip_suffix('/')
-                .filter(|t| definitions::is_resource_type(t))?,
-        ),
+        p => Some(p.strip_suffix('/').filter(|t| definitions::is_resource_type(t))?),
     };
-    let (name, id) = rest
-        .strip_suffix(".id")
-        .map_or((rest, false), |n| (n, true));
-    is_parameter_name(name).then_some(Placeholder {
-        type_prefix,
-        name,
-        id,
-    })
+    let (name, id) = rest.strip_suffix(".id").map_or((rest, false), |n| (n, true));
+    is_parameter_name(name).then_some(Placeholder { type_prefix, name, id })
 }
 
 /// The parameters of one source, substituted into its policy. `None` when an
@@ -564,37 +467,22 @@ impl Scope<'_> {
             .ok_or_else(|| FhirError::invalid(format!("Unknown access parameter `%{}`", p.name)))?;
         let reference = match value {
             ParamValue::String(_) if p.id => {
-                return Err(FhirError::invalid(format!(
-                    "`%{}.id` needs a reference parameter",
-                    p.name
-                )));
+                return Err(FhirError::invalid(format!("`%{}.id` needs a reference parameter", p.name)));
             }
             ParamValue::String(s) => {
-                return Ok(p
-                    .type_prefix
-                    .map_or_else(|| s.clone(), |t| format!("{t}/{s}")));
+                return Ok(p.type_prefix.map_or_else(|| s.clone(), |t| format!("{t}/{s}")));
             }
-            ParamValue::Reference(r) if p.type_prefix.is_none() && !p.id && !id_only => {
-                return Ok(r.clone())
-            }
+            ParamValue::Reference(r) if p.type_prefix.is_none() && !p.id && !id_only => return Ok(r.clone()),
             ParamValue::Reference(r) => r,
         };
         let (ref_type, id) = reference
             .split_once('/')
             .filter(|(t, id)| definitions::is_resource_type(t) && is_valid_id(id))
-            .ok_or_else(|| {
-                FhirError::invalid(format!(
-                    "Access parameter `{}` = `{reference}` is not Type/id",
-                    p.name
-                ))
-            })?;
+            .ok_or_else(|| FhirError::invalid(format!("Access parameter `{}` = `{reference}` is not Type/id", p.name)))?;
         match p.type_prefix {
             None => Ok(id.to_string()),
             Some(t) if t == ref_type => Ok(reference.clone()),
-            Some(t) => Err(FhirError::invalid(format!(
-                "`{t}/%{}` but access parameter `{}` is `{reference}`",
-                p.name, p.name
-            ))),
+            Some(t) => Err(FhirError::invalid(format!("`{t}/%{}` but access parameter `{}` is `{reference}`", p.name, p.name))),
         }
     }
 
@@ -615,10 +503,7 @@ impl Scope<'_> {
         let Some(text) = value["reference"].as_str().filter(|r| !r.is_empty()) else {
             return Ok(None);
         };
-        Ok(Some(
-            self.substitute(text, false)?
-                .unwrap_or_else(|| text.to_string()),
-        ))
+        Ok(Some(self.substitute(text, false)?.unwrap_or_else(|| text.to_string())))
     }
 
     /// Parses criteria, substitutes each value token, validates for the entry type.
@@ -630,9 +515,7 @@ impl Scope<'_> {
                 if let Some(s) = self.substitute(v, id_only)? {
                     // Criteria text has no way to carry `&`: its canonical form would change meaning.
                     if s.contains('&') {
-                        return Err(FhirError::invalid(format!(
-                            "Access parameter value `{s}` contains `&`"
-                        )));
+                        return Err(FhirError::invalid(format!("Access parameter value `{s}` contains `&`")));
                     }
                     *v = criteria::escape_alternative(&s);
                 }
@@ -657,9 +540,7 @@ impl Scope<'_> {
                     let end = closing_quote(b, i);
                     // `%'name'` is a variable, not a string.
                     let is_string = q == b'\'' && (i == 0 || b[i - 1] != b'%') && end < b.len();
-                    if let Some(p) =
-                        placeholder(&expression[i + 1..end.min(b.len())]).filter(|_| is_string)
-                    {
+                    if let Some(p) = placeholder(&expression[i + 1..end.min(b.len())]).filter(|_| is_string) {
                         out.push_str(&expression[copied..i]);
                         out.push_str(&fhirpath_string(&self.resolve(&p, false)?));
                         copied = end + 1;
@@ -670,9 +551,7 @@ impl Scope<'_> {
             };
         }
         out.push_str(&expression[copied.min(b.len())..]);
-        fhirpath::parse(&out).map_err(|e| {
-            FhirError::invalid(format!("writeConstraint `{out}` does not parse: {e}"))
-        })?;
+        fhirpath::parse(&out).map_err(|e| FhirError::invalid(format!("writeConstraint `{out}` does not parse: {e}")))?;
         Ok(out)
     }
 }
@@ -713,45 +592,29 @@ fn fhirpath_string(s: &str) -> String {
 }
 
 fn compile_entry(raw: &Value, scope: &Scope, source: usize, path: &str) -> Result<Entry> {
-    let invalid =
-        |field: &str, message: String| FhirError::invalid(message).at(format!("{path}.{field}"));
+    let invalid = |field: &str, message: String| FhirError::invalid(message).at(format!("{path}.{field}"));
     // An unknown type is accepted, as Medplum accepts it (its multi-tenant
     // guide names `CodeSet`): such an entry covers no resource.
     let resource_type = raw["resourceType"]
         .as_str()
         .filter(|t| *t == "*" || is_type_name(t))
-        .ok_or_else(|| {
-            invalid(
-                "resourceType",
-                format!("Invalid resourceType {}", raw["resourceType"]),
-            )
-        })?;
+        .ok_or_else(|| invalid("resourceType", format!("Invalid resourceType {}", raw["resourceType"])))?;
     // `interaction` wins over `readonly`; neither means everything.
     let interactions = match raw.get("interaction") {
         Some(list) => list
             .as_array()
             .into_iter()
             .flatten()
-            .map(|i| {
-                i.as_str()
-                    .and_then(Interaction::parse)
-                    .ok_or_else(|| invalid("interaction", format!("Unknown interaction {i}")))
-            })
+            .map(|i| i.as_str().and_then(Interaction::parse).ok_or_else(|| invalid("interaction", format!("Unknown interaction {i}"))))
             .collect::<Result<_>>()?,
         None if raw["readonly"] == true => Interaction::READ_ONLY.into(),
         None => Interaction::ALL.into(),
     };
     let criteria = match raw["criteria"].as_str() {
-        Some(text) => Some(
-            scope
-                .criteria(text, resource_type)
-                .map_err(|e| e.at(format!("{path}.criteria")))?,
-        ),
+        Some(text) => Some(scope.criteria(text, resource_type).map_err(|e| e.at(format!("{path}.criteria")))?),
         None => None,
     };
-    let compartment = scope
-        .reference(&raw["compartment"])
-        .map_err(|e| e.at(format!("{path}.compartment")))?;
+    let compartment = scope.reference(&raw["compartment"]).map_err(|e| e.at(format!("{path}.compartment")))?;
     let strings = |field: &str| -> Result<Vec<String>> {
         raw[field]
             .as_array()
@@ -769,16 +632,9 @@ fn compile_entry(raw: &Value, scope: &Scope, source: usize, path: &str) -> Resul
     };
     let mut write_constraints = Vec::new();
     for w in raw["writeConstraint"].as_array().into_iter().flatten() {
-        let expression = w["expression"].as_str().ok_or_else(|| {
-            invalid(
-                "writeConstraint",
-                "writeConstraint without expression".into(),
-            )
-        })?;
+        let expression = w["expression"].as_str().ok_or_else(|| invalid("writeConstraint", "writeConstraint without expression".into()))?;
         write_constraints.push(WriteConstraint {
-            expression: scope
-                .fhirpath(expression)
-                .map_err(|e| e.at(format!("{path}.writeConstraint")))?,
+            expression: scope.fhirpath(expression).map_err(|e| e.at(format!("{path}.writeConstraint")))?,
             description: w["description"].as_str().map(str::to_string),
         });
     }
@@ -827,11 +683,7 @@ mod tests {
     }
 
     /// Compiles with the given stored policies: `(id, resource[])`.
-    fn compile_with(
-        membership: &Value,
-        project: &Value,
-        policies: &[(&str, Value)],
-    ) -> Result<EffectivePolicy> {
+    fn compile_with(membership: &Value, project: &Value, policies: &[(&str, Value)]) -> Result<EffectivePolicy> {
         let by_ref: HashMap<String, Value> = policies
             .iter()
             .map(|(id, p)| {
@@ -885,8 +737,7 @@ mod tests {
 
     #[test]
     fn non_admins_lose_entries_for_admin_types() {
-        let resource =
-            json!([{ "resourceType": "ProjectMembership" }, { "resourceType": "Patient" }]);
+        let resource = json!([{ "resourceType": "ProjectMembership" }, { "resourceType": "Patient" }]);
         let p = compile_one(resource, json!([])).unwrap();
         assert!(!p.allows("ProjectMembership", Read));
         assert!(p.allows("Patient", Read));
@@ -904,9 +755,7 @@ mod tests {
         assert_eq!(own.readonly_fields, ["features", "link", "systemSetting"]);
         assert!(own.hidden_fields.contains(&"superAdmin".to_string()));
         assert!(!p.allows("Project", Delete) && !p.allows("Project", Create));
-        let readers = p
-            .entries_for("Project", Read)
-            .filter_map(|e| e.criteria.as_ref());
+        let readers = p.entries_for("Project", Read).filter_map(|e| e.criteria.as_ref());
         let readers: Vec<_> = readers.map(Criteria::to_string).collect();
         assert_eq!(readers, ["Project?_id=p1", "Project?_id=p2,p3"]);
         let all = criteria_of(&p);
@@ -928,11 +777,7 @@ mod tests {
         let policy = json!({ "resource": [restricted, { "resourceType": "*" }] });
         let p = compile_with(&m, &proj, &[("ap", policy)]).unwrap();
         assert!(p.super_admin);
-        assert_eq!(
-            p.entries_for("ProjectMembership", Read).count(),
-            1,
-            "restricted entry alone"
-        );
+        assert_eq!(p.entries_for("ProjectMembership", Read).count(), 1, "restricted entry alone");
         assert!(p.allows("User", Delete));
         assert!(p.allows("Login", Read));
         let p = compile_one(json!([{ "resourceType": "*" }]), json!([])).unwrap();
@@ -968,24 +813,16 @@ mod tests {
         let p = compile_with(&m, &project(), &[("ap", policy)]).unwrap();
         assert_eq!(
             criteria_of(&p),
-            [
-                "Patient?organization=Organization/A&address-state=CA",
-                "Patient?organization=Organization/B&address-state=NY"
-            ]
+            ["Patient?organization=Organization/A&address-state=CA", "Patient?organization=Organization/B&address-state=NY"]
         );
         assert_eq!(p.entries[1].source, Some(1));
-        let based_on =
-            json!([{ "reference": "AccessPolicy/ap" }, { "reference": "AccessPolicy/ap" }]);
+        let based_on = json!([{ "reference": "AccessPolicy/ap" }, { "reference": "AccessPolicy/ap" }]);
         assert_eq!(p.to_json()["basedOn"], based_on);
     }
 
     #[test]
     fn profile_and_patient_default_to_membership_profile() {
-        let gp = substituted(
-            "Patient",
-            "Patient?general-practitioner=%profile",
-            json!([]),
-        );
+        let gp = substituted("Patient", "Patient?general-practitioner=%profile", json!([]));
         assert_eq!(gp.unwrap(), "Patient?general-practitioner=Practitioner/pr1");
         let subject = substituted("Observation", "Observation?subject=%patient", json!([]));
         assert_eq!(subject.unwrap(), "Observation?subject=Practitioner/pr1");
@@ -994,18 +831,10 @@ mod tests {
     #[test]
     fn explicit_patient_parameter_wins_over_profile() {
         let params = json!([reference("patient", "Patient/pa1")]);
-        let c = substituted(
-            "Observation",
-            "Observation?subject=%patient",
-            params.clone(),
-        );
+        let c = substituted("Observation", "Observation?subject=%patient", params.clone());
         assert_eq!(c.unwrap(), "Observation?subject=Patient/pa1");
         let p = compile_one(json!([]), params).unwrap();
-        let names: Vec<_> = p.sources[0]
-            .parameters
-            .iter()
-            .map(|(n, _)| n.as_str())
-            .collect();
+        let names: Vec<_> = p.sources[0].parameters.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["patient", "profile"]);
         assert_eq!(p.profile.as_deref(), Some(PROFILE));
     }
@@ -1017,10 +846,7 @@ mod tests {
             "Patient?_id=%patient.id&general-practitioner=Practitioner/%profile.id",
             json!([reference("patient", "Patient/pa1")]),
         );
-        assert_eq!(
-            c.unwrap(),
-            "Patient?_id=pa1&general-practitioner=Practitioner/pr1"
-        );
+        assert_eq!(c.unwrap(), "Patient?_id=pa1&general-practitioner=Practitioner/pr1");
     }
 
     #[test]
@@ -1033,14 +859,8 @@ mod tests {
         }]);
         let params = json!([reference("current_organization", "Organization/123")]);
         let p = compile_one(resource, params).unwrap();
-        assert_eq!(
-            criteria_of(&p),
-            ["Questionnaire?_compartment=Organization/123"]
-        );
-        assert_eq!(
-            p.entries[0].compartment.as_deref(),
-            Some("Organization/123")
-        );
+        assert_eq!(criteria_of(&p), ["Questionnaire?_compartment=Organization/123"]);
+        assert_eq!(p.entries[0].compartment.as_deref(), Some("Organization/123"));
         // A reference of another type is a misconfiguration, not a rewritten reference.
         let other = "Questionnaire?_compartment=Organization/%profile";
         let e = substituted("Questionnaire", other, json!([])).unwrap_err();
@@ -1050,21 +870,14 @@ mod tests {
     #[test]
     fn id_criteria_with_reference_parameter_uses_the_id() {
         let params = json!([reference("current_organization", "Organization/123")]);
-        let c = substituted(
-            "Organization",
-            "Organization?_id=%current_organization",
-            params,
-        );
+        let c = substituted("Organization", "Organization?_id=%current_organization", params);
         assert_eq!(c.unwrap(), "Organization?_id=123");
     }
 
     #[test]
     fn string_parameter_with_comma_stays_one_value() {
         let resource = json!([{ "resourceType": "Patient", "criteria": "Patient?name=%n,Doe" }]);
-        let p = compile_one(
-            resource,
-            json!([{ "name": "n", "valueString": "Smith, John" }]),
-        );
+        let p = compile_one(resource, json!([{ "name": "n", "valueString": "Smith, John" }]));
         let c = p.unwrap().entries[0].criteria.clone().unwrap();
         assert_eq!(c.params[0].values, ["Smith\\, John", "Doe"]);
         assert_eq!(criteria::unescape(&c.params[0].values[0]), "Smith, John");
@@ -1074,11 +887,7 @@ mod tests {
     #[test]
     fn parameter_named_pat_does_not_touch_patient() {
         let params = json!([{ "name": "pat", "valueString": "X" }]);
-        let c = substituted(
-            "Observation",
-            "Observation?subject=%patient&code=%pat",
-            params,
-        );
+        let c = substituted("Observation", "Observation?subject=%patient&code=%pat", params);
         assert_eq!(c.unwrap(), "Observation?subject=Practitioner/pr1&code=X");
     }
 
@@ -1123,10 +932,7 @@ mod tests {
         assert_eq!(types, ["SearchParameter", "StructureDefinition"]);
         assert!(p.allows("StructureDefinition", Search));
         assert!(!p.allows("StructureDefinition", Update));
-        assert!(
-            !p.allows("Patient", Read),
-            "an empty policy grants nothing else"
-        );
+        assert!(!p.allows("Patient", Read), "an empty policy grants nothing else");
     }
 
     #[test]
@@ -1139,17 +945,10 @@ mod tests {
             ],
         }));
         let compartment = |r: &str| json!({ "compartment": { "reference": r } });
-        let policies = [
-            ("a", compartment("Organization/o1")),
-            ("b", compartment("%org")),
-            ("c", json!({ "resource": [] })),
-        ];
+        let policies = [("a", compartment("Organization/o1")), ("b", compartment("%org")), ("c", json!({ "resource": [] }))];
         let p = compile_with(&m, &project(), &policies).unwrap();
         assert_eq!(p.compartment.as_deref(), Some("Organization/o2"));
-        assert_eq!(
-            p.to_json()["compartment"],
-            json!({ "reference": "Organization/o2" })
-        );
+        assert_eq!(p.to_json()["compartment"], json!({ "reference": "Organization/o2" }));
         assert_eq!(p.sources.len(), 3);
     }
 
@@ -1157,17 +956,11 @@ mod tests {
     fn write_constraint_string_literals_take_the_parameter() {
         let constraint = |expression: &str| {
             let w = json!({ "expression": expression, "description": "own messages" });
-            compile_one(
-                json!([{ "resourceType": "Communication", "writeConstraint": [w] }]),
-                json!([]),
-            )
+            compile_one(json!([{ "resourceType": "Communication", "writeConstraint": [w] }]), json!([]))
         };
         let p = constraint("sender.reference = '%profile' and %'profile'.exists() // '%nope'");
         let w = &p.unwrap().entries[0].write_constraints[0];
-        assert_eq!(
-            w.expression,
-            "sender.reference = 'Practitioner/pr1' and %'profile'.exists() // '%nope'"
-        );
+        assert_eq!(w.expression, "sender.reference = 'Practitioner/pr1' and %'profile'.exists() // '%nope'");
         assert_eq!(w.description.as_deref(), Some("own messages"));
         let e = constraint("sender = ").unwrap_err();
         assert!(e.message.contains("does not parse"), "{}", e.message);
@@ -1175,10 +968,7 @@ mod tests {
 
     #[test]
     fn unknown_interactions_and_malformed_types_are_invalid() {
-        for entry in [
-            json!({ "resourceType": "Patient", "interaction": ["patch"] }),
-            json!({ "resourceType": "not a type" }),
-        ] {
+        for entry in [json!({ "resourceType": "Patient", "interaction": ["patch"] }), json!({ "resourceType": "not a type" })] {
             let e = compile_one(json!([entry]), json!([])).unwrap_err();
             assert_eq!(e.kind.sqlstate(), "22023");
         }

@@ -35,8 +35,7 @@ impl Plan {
         let mut hidden_params: BTreeSet<String> =
             definitions::search_params(resource_type).filter(|p| touches(&p.expression)).map(|p| p.code.clone()).collect();
         let mut paths = hidden_fields.clone();
-        let compartment_derived =
-            definitions::patient_compartment_params(resource_type).iter().any(|c| hidden_params.contains(c));
+        let compartment_derived = definitions::patient_compartment_params(resource_type).iter().any(|c| hidden_params.contains(c));
         if compartment_derived {
             // The Patient compartments, and the accounts a resource inherits
             // from its Patients, are derived from hidden references.
@@ -135,7 +134,8 @@ mod tests {
     #[test]
     fn a_nested_choice_is_removed_in_every_variant() {
         let p = plan("Observation", &["component.value[x]"]);
-        let mut o = json!({"resourceType": "Observation", "component": [{"valueQuantity": {"value": 1}, "code": {}}, {"valueString": "s"}]});
+        let mut o =
+            json!({"resourceType": "Observation", "component": [{"valueQuantity": {"value": 1}, "code": {}}, {"valueString": "s"}]});
         p.apply(&mut o);
         assert_eq!(o, json!({"resourceType": "Observation", "component": [{"code": {}}, {}]}));
         assert!(p.hides_param("component-value-quantity"));

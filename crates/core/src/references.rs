@@ -39,8 +39,7 @@ fn parse(reference: &str) -> Option<(String, String)> {
     let (resource_type, id) = (parts.next()?, parts.next()?);
     let rest: Vec<&str> = parts.collect();
     let versioned = matches!(rest.as_slice(), [] | ["_history", _]);
-    (versioned && definitions::is_resource_type(resource_type) && is_valid_id(id))
-        .then(|| (resource_type.to_owned(), id.to_owned()))
+    (versioned && definitions::is_resource_type(resource_type) && is_valid_id(id)).then(|| (resource_type.to_owned(), id.to_owned()))
 }
 
 #[cfg(test)]
@@ -58,11 +57,7 @@ mod tests {
         });
         assert_eq!(
             relative_references(&obs),
-            vec![
-                ("Organization".into(), "o1".into()),
-                ("Patient".into(), "p1".into()),
-                ("Practitioner".into(), "d1".into())
-            ]
+            vec![("Organization".into(), "o1".into()), ("Patient".into(), "p1".into()), ("Practitioner".into(), "d1".into())]
         );
     }
 

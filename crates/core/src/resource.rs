@@ -7,8 +7,7 @@ use serde_json::{json, Map, Value};
 
 /// FHIR R4 `id`: 1 to 64 of `A-Z a-z 0-9 - .`
 pub fn is_valid_id(id: &str) -> bool {
-    (1..=64).contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 /// The deepest nesting a written resource may have: well below what the
@@ -56,9 +55,7 @@ pub fn check_limits(bytes: usize, depth: usize) -> Result<()> {
 
 /// Checks the shape every written resource must have and returns its type.
 pub fn check(resource: &Value) -> Result<&str> {
-    let obj = resource
-        .as_object()
-        .ok_or_else(|| FhirError::invalid("Resource must be a JSON object"))?;
+    let obj = resource.as_object().ok_or_else(|| FhirError::invalid("Resource must be a JSON object"))?;
     let (bytes, depth) = measure(resource);
     check_limits(bytes, depth)?;
     let resource_type = match obj.get("resourceType") {
@@ -136,9 +133,10 @@ pub fn set_compartments(resource: &mut Value, compartments: &[String]) {
 pub fn accounts(resource: &Value) -> Vec<String> {
     let meta = &resource["meta"];
     let mut out: Vec<String> = Vec::new();
-    let refs = meta["account"].get("reference").into_iter().chain(
-        meta["accounts"].as_array().into_iter().flatten().filter_map(|a| a.get("reference")),
-    );
+    let refs = meta["account"]
+        .get("reference")
+        .into_iter()
+        .chain(meta["accounts"].as_array().into_iter().flatten().filter_map(|a| a.get("reference")));
     for r in refs.filter_map(Value::as_str) {
         if !out.iter().any(|o| o == r) {
             out.push(r.to_owned());
@@ -245,7 +243,8 @@ mod tests {
         let a = json!({"resourceType": "Patient", "active": true, "meta": {"versionId": "1", "lastUpdated": "a", "project": "p"}});
         let b = json!({"resourceType": "Patient", "active": true, "meta": {"versionId": "2", "lastUpdated": "b", "project": "p"}});
         let c = json!({"resourceType": "Patient", "active": false, "meta": {"versionId": "2", "lastUpdated": "b", "project": "p"}});
-        let d = json!({"resourceType": "Patient", "active": true, "meta": {"versionId": "2", "lastUpdated": "b", "project": "p", "tag": []}});
+        let d =
+            json!({"resourceType": "Patient", "active": true, "meta": {"versionId": "2", "lastUpdated": "b", "project": "p", "tag": []}});
         assert!(same_content(&a, &b));
         assert!(!same_content(&a, &c));
         assert!(!same_content(&a, &d));

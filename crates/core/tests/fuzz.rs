@@ -21,15 +21,81 @@ fn fragments(pieces: &'static [&'static str]) -> impl Strategy<Value = String> {
 }
 
 const CRITERIA: &[&str] = &[
-    "Patient?", "Observation?", "name", "=", "&", ",", ":missing", ":not", ":exact", ":contains", "true", "ge", "lt", "eq",
-    "2020-01-01", "Patient/", "%profile", "%patient.id", "|", "_compartment", "_id", "_count", "_sort", "-", "birthdate", "subject",
-    "code", "http://loinc.org", "\\", "$", "%", "_has:", "subject:Patient.name",
+    "Patient?",
+    "Observation?",
+    "name",
+    "=",
+    "&",
+    ",",
+    ":missing",
+    ":not",
+    ":exact",
+    ":contains",
+    "true",
+    "ge",
+    "lt",
+    "eq",
+    "2020-01-01",
+    "Patient/",
+    "%profile",
+    "%patient.id",
+    "|",
+    "_compartment",
+    "_id",
+    "_count",
+    "_sort",
+    "-",
+    "birthdate",
+    "subject",
+    "code",
+    "http://loinc.org",
+    "\\",
+    "$",
+    "%",
+    "_has:",
+    "subject:Patient.name",
 ];
 
 const FHIRPATH: &[&str] = &[
-    "Patient", ".", "name", "given", "where(", "select(", "repeat(", "iif(", "exists()", "resolve()", "ofType(Quantity)", " as ",
-    " is ", "|", " and ", " or ", "=", "!=", "(", ")", "'", "1", "2.5", "@2020", "$this", "%resource", "%after", "[0]", "+", "*",
-    "descendants()", "children()", "aggregate(", "count()", ",", "{}", "`", "//", "/*",
+    "Patient",
+    ".",
+    "name",
+    "given",
+    "where(",
+    "select(",
+    "repeat(",
+    "iif(",
+    "exists()",
+    "resolve()",
+    "ofType(Quantity)",
+    " as ",
+    " is ",
+    "|",
+    " and ",
+    " or ",
+    "=",
+    "!=",
+    "(",
+    ")",
+    "'",
+    "1",
+    "2.5",
+    "@2020",
+    "$this",
+    "%resource",
+    "%after",
+    "[0]",
+    "+",
+    "*",
+    "descendants()",
+    "children()",
+    "aggregate(",
+    "count()",
+    ",",
+    "{}",
+    "`",
+    "//",
+    "/*",
 ];
 
 /// Arbitrary JSON, a few levels deep.
@@ -45,8 +111,23 @@ fn json_value() -> impl Strategy<Value = Value> {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
             prop::collection::btree_map(
-                prop::sample::select(&["name", "given", "subject", "reference", "value", "valueQuantity", "_given", "id", "meta", "code", "extension", "contained"][..])
-                    .prop_map(str::to_owned),
+                prop::sample::select(
+                    &[
+                        "name",
+                        "given",
+                        "subject",
+                        "reference",
+                        "value",
+                        "valueQuantity",
+                        "_given",
+                        "id",
+                        "meta",
+                        "code",
+                        "extension",
+                        "contained"
+                    ][..]
+                )
+                .prop_map(str::to_owned),
                 inner,
                 0..6
             )
@@ -123,7 +204,8 @@ fn resources(r: Value) {
     if resource::check(&r).is_ok() {
         let _ = search::index(&r);
         let mut redacted = r.clone();
-        redaction::Plan::new(r["resourceType"].as_str().unwrap(), &["name.given".into(), "value[x]".into(), "subject".into()]).apply(&mut redacted);
+        redaction::Plan::new(r["resourceType"].as_str().unwrap(), &["name.given".into(), "value[x]".into(), "subject".into()])
+            .apply(&mut redacted);
         assert!(redacted.get("valueQuantity").is_none() && redacted.get("subject").is_none());
     }
 }
@@ -138,7 +220,7 @@ fn policies((entries, r): (Value, Value)) {
     let Ok(m) = Membership::new("m", "p1".into(), compiled) else { return };
     if let (Ok(t), Ok(index)) = (resource::check(&r), search::index(&r)) {
         let tokens: Vec<&str> = index.tokens.iter().map(String::as_str).collect();
-        let _ = m.read_plan(t, &tokens).apply(&mut r.clone());
+        m.read_plan(t, &tokens).apply(&mut r.clone());
         let _ = m.authorize_write(fhir_access_core::policy::Interaction::Create, t, &index.tokens, None, &r);
     }
 }

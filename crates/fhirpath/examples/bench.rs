@@ -58,7 +58,11 @@ fn main() {
     for (src, focus, env, label, medplum) in cases {
         let expr = fhirpath::parse(src).unwrap();
         let rate = measure(&expr, focus, env);
-        let input = format!("{}{}", focus["resourceType"].as_str().unwrap_or(""), if label.is_empty() { String::new() } else { format!(" ({label})") });
+        let input = format!(
+            "{}{}",
+            focus["resourceType"].as_str().unwrap_or(""),
+            if label.is_empty() { String::new() } else { format!(" ({label})") }
+        );
         println!("| `{src}` | {input} | {:.2}M | {:.0}k | {:.1}× |", rate / 1e6, medplum / 1e3, rate / medplum);
     }
 }

@@ -139,7 +139,11 @@ impl Decimal {
     }
 
     fn trimmed_if_needed(self) -> Decimal {
-        if self.mantissa.unsigned_abs() > (1u128 << 60) { self.trimmed() } else { self }
+        if self.mantissa.unsigned_abs() > (1u128 << 60) {
+            self.trimmed()
+        } else {
+            self
+        }
     }
 
     /// Division; `None` on division by zero or overflow.

@@ -242,7 +242,9 @@ impl<'a, 'e> Evaluator<'a, 'e> {
                 for (i, v) in values.iter().enumerate() {
                     if !v.is_null() {
                         self.produce(out, node(v, k, Some(i as u32)))?;
-                    } else if let Some(e) = (Node { value: None, ext: Ext::Sibling { parent: obj, key: k, index: Some(i as u32) }, ty }).ext() {
+                    } else if let Some(e) =
+                        (Node { value: None, ext: Ext::Sibling { parent: obj, key: k, index: Some(i as u32) }, ty }).ext()
+                    {
                         self.produce(out, extension_only(e))?;
                     }
                 }
@@ -288,7 +290,11 @@ impl<'a, 'e> Evaluator<'a, 'e> {
         match item {
             Item::Node(n) if n.ty != UNKNOWN => spec.fhir.is_some_and(|t| {
                 let primitive = !m.is_complex(t);
-                if exact && primitive { n.ty == t } else { m.is_subtype(n.ty, t) }
+                if exact && primitive {
+                    n.ty == t
+                } else {
+                    m.is_subtype(n.ty, t)
+                }
             }),
             Item::Node(_) => spec.system.is_some() && item.system_type() == spec.system,
             Item::TypeInfo(..) => false,

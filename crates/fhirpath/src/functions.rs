@@ -157,7 +157,13 @@ pub fn call<'a>(ev: &Ev<'a, '_>, func: Func, input: Collection<'a>, args: &[Expr
             let Some(item) = input.singleton()? else { return none() };
             Ok(convert(ev, func, item)?.map_or_else(Collection::new, Collection::one))
         }
-        Func::ConvertsToBoolean | Func::ConvertsToInteger | Func::ConvertsToDecimal | Func::ConvertsToString | Func::ConvertsToDate | Func::ConvertsToDateTime | Func::ConvertsToTime => {
+        Func::ConvertsToBoolean
+        | Func::ConvertsToInteger
+        | Func::ConvertsToDecimal
+        | Func::ConvertsToString
+        | Func::ConvertsToDate
+        | Func::ConvertsToDateTime
+        | Func::ConvertsToTime => {
             let Some(item) = input.singleton()? else { return none() };
             let target = match func {
                 Func::ConvertsToBoolean => Func::ToBoolean,
@@ -178,7 +184,17 @@ pub fn call<'a>(ev: &Ev<'a, '_>, func: Func, input: Collection<'a>, args: &[Expr
             }
             Ok(q.map_or_else(Collection::new, |q| Collection::one(Item::Quantity(Rc::new(q)))))
         }
-        Func::IndexOf | Func::StartsWith | Func::EndsWith | Func::Contains | Func::Split | Func::Matches | Func::MatchesFull | Func::Encode | Func::Decode | Func::Escape | Func::Unescape => {
+        Func::IndexOf
+        | Func::StartsWith
+        | Func::EndsWith
+        | Func::Contains
+        | Func::Split
+        | Func::Matches
+        | Func::MatchesFull
+        | Func::Encode
+        | Func::Decode
+        | Func::Escape
+        | Func::Unescape => {
             let Some(s) = input_str(&input)? else { return none() };
             let Some(a) = arg_str(0)? else { return none() };
             string_function(ev, func, s, &a)
@@ -234,7 +250,16 @@ pub fn call<'a>(ev: &Ev<'a, '_>, func: Func, input: Collection<'a>, args: &[Expr
             }
             one(ev.string(parts.join(&sep))?)
         }
-        Func::Abs | Func::Ceiling | Func::Floor | Func::Truncate | Func::Exp | Func::Ln | Func::Sqrt | Func::Round | Func::Log | Func::Power => {
+        Func::Abs
+        | Func::Ceiling
+        | Func::Floor
+        | Func::Truncate
+        | Func::Exp
+        | Func::Ln
+        | Func::Sqrt
+        | Func::Round
+        | Func::Log
+        | Func::Power => {
             let Some(item) = input.singleton()? else { return none() };
             math(func, &item.to_system(), if args.is_empty() { None } else { Some(arg(0)?) })
         }
@@ -285,7 +310,9 @@ pub fn call<'a>(ev: &Ev<'a, '_>, func: Func, input: Collection<'a>, args: &[Expr
             }
             Ok(out)
         }
-        Func::HasValue => boolean(matches!(input.singleton()?, Some(Item::Node(Node { value: Some(v), .. })) if !v.is_object() && !v.is_array())),
+        Func::HasValue => {
+            boolean(matches!(input.singleton()?, Some(Item::Node(Node { value: Some(v), .. })) if !v.is_object() && !v.is_array()))
+        }
         Func::GetValue => Ok(match input.singleton()? {
             Some(it @ Item::Node(Node { value: Some(v), .. })) if !v.is_object() && !v.is_array() => Collection::one(it.to_system()),
             _ => Collection::new(),
@@ -414,11 +441,12 @@ fn sort<'a>(ev: &Ev<'a, '_>, input: Collection<'a>, args: &[Expr], f: Frame<'a, 
                 (None, None) => Ordering::Equal,
                 (None, Some(_)) => return Ordering::Less,
                 (Some(_), None) => return Ordering::Greater,
-                (Some(p), Some(q)) => compare(p, q).unwrap_or_else(|e| {
-                    failure = Some(e);
-                    None
-                })
-                .unwrap_or(Ordering::Equal),
+                (Some(p), Some(q)) => compare(p, q)
+                    .unwrap_or_else(|e| {
+                        failure = Some(e);
+                        None
+                    })
+                    .unwrap_or(Ordering::Equal),
             };
             if o != Ordering::Equal {
                 return if desc { o.reverse() } else { o };
@@ -608,7 +636,10 @@ fn math<'a>(func: Func, v: &Item<'a>, arg: Option<Collection<'a>>) -> Result<Col
         _ => {
             let Some(exp) = arg else { return none() };
             if let (true, Some(e)) = (is_int, exp.to_i64_exact().filter(|e| (0..=u32::MAX as i64).contains(e))) {
-                return Ok(d.integral().and_then(|b| b.checked_pow(e as u32)).map_or_else(Collection::new, |p| Collection::one(Item::Int(p))));
+                return Ok(d
+                    .integral()
+                    .and_then(|b| b.checked_pow(e as u32))
+                    .map_or_else(Collection::new, |p| Collection::one(Item::Int(p))));
             }
             float(d.to_f64().powf(exp.to_f64()))
         }

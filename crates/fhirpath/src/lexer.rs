@@ -26,7 +26,8 @@ pub struct Token {
     pub pos: usize,
 }
 
-const SYMBOLS: &[&str] = &["!=", "!~", "<=", ">=", ".", "[", "]", "(", ")", "{", "}", ",", "+", "-", "*", "/", "&", "|", "=", "~", "<", ">"];
+const SYMBOLS: &[&str] =
+    &["!=", "!~", "<=", ">=", ".", "[", "]", "(", ")", "{", "}", ",", "+", "-", "*", "/", "&", "|", "=", "~", "<", ">"];
 
 /// Longest accepted literal or identifier, in characters.
 const MAX_TOKEN_CHARS: usize = 10_000;

@@ -73,11 +73,8 @@ fn primitive(name: &str) -> Option<SystemType> {
 
 impl Model {
     fn load() -> Model {
-        let lines: Vec<Vec<&'static str>> = DATA
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.is_empty())
-            .map(|l| l.split(' ').collect())
-            .collect();
+        let lines: Vec<Vec<&'static str>> =
+            DATA.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).map(|l| l.split(' ').collect()).collect();
         let mut m = Model { types: Vec::new(), by_name: HashMap::default(), resource: UNKNOWN, domain_resource: UNKNOWN };
         for line in &lines {
             m.intern(line[0]);

@@ -19,8 +19,22 @@ pub struct Quantity {
 pub fn is_calendar_keyword(unit: &str) -> bool {
     matches!(
         unit,
-        "year" | "years" | "month" | "months" | "week" | "weeks" | "day" | "days" | "hour" | "hours"
-            | "minute" | "minutes" | "second" | "seconds" | "millisecond" | "milliseconds"
+        "year"
+            | "years"
+            | "month"
+            | "months"
+            | "week"
+            | "weeks"
+            | "day"
+            | "days"
+            | "hour"
+            | "hours"
+            | "minute"
+            | "minutes"
+            | "second"
+            | "seconds"
+            | "millisecond"
+            | "milliseconds"
     )
 }
 

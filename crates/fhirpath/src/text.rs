@@ -101,7 +101,9 @@ pub fn transcode(func: Func, s: &str, format: &str) -> Option<String> {
         (Func::Encode, "hex") => Some(s.bytes().map(|b| format!("{b:02x}")).collect()),
         (Func::Decode, "base64" | "urlbase64") => String::from_utf8(base64_decode(s)?).ok(),
         (Func::Decode, "hex") => String::from_utf8(hex_decode(s)?).ok(),
-        (Func::Escape, "html") => Some(s.chars().map(|c| HTML.iter().find(|(h, _)| *h == c).map_or(c.to_string(), |(_, e)| e.to_string())).collect()),
+        (Func::Escape, "html") => {
+            Some(s.chars().map(|c| HTML.iter().find(|(h, _)| *h == c).map_or(c.to_string(), |(_, e)| e.to_string())).collect())
+        }
         (Func::Unescape, "html") => Some(HTML.iter().rev().fold(s.to_string(), |acc, (c, e)| acc.replace(e, &c.to_string()))),
         (Func::Escape, "json") => {
             let quoted = serde_json::to_string(s).ok()?;

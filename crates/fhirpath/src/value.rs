@@ -27,7 +27,11 @@ pub(crate) enum Ext<'a> {
     None,
     Known(&'a Value),
     /// In `parent["_" + key]`, at `index` when the element repeats.
-    Sibling { parent: &'a Map<String, Value>, key: &'a str, index: Option<u32> },
+    Sibling {
+        parent: &'a Map<String, Value>,
+        key: &'a str,
+        index: Option<u32>,
+    },
 }
 
 /// Runs `f` with `"_" + key` (a primitive's extension key) without allocating.
@@ -130,7 +134,11 @@ impl<'a> Item<'a> {
     fn plain_str(&self) -> Option<&str> {
         match self {
             Item::Str(s) => Some(s),
-            Item::Node(Node { value: Some(Value::String(s)), ty, .. }) if matches!(model().primitive(*ty), None | Some(SystemType::String)) && !model().is_complex(*ty) => Some(s),
+            Item::Node(Node { value: Some(Value::String(s)), ty, .. })
+                if matches!(model().primitive(*ty), None | Some(SystemType::String)) && !model().is_complex(*ty) =>
+            {
+                Some(s)
+            }
             _ => None,
         }
     }

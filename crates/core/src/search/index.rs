@@ -24,19 +24,8 @@ pub struct Index {
 const COMPARTMENT: &str = "_compartment";
 
 /// Parts of a HumanName or an Address that string search looks at.
-const NAME_AND_ADDRESS_PARTS: [&str; 11] = [
-    "text",
-    "family",
-    "given",
-    "prefix",
-    "suffix",
-    "line",
-    "city",
-    "district",
-    "state",
-    "postalCode",
-    "country",
-];
+const NAME_AND_ADDRESS_PARTS: [&str; 11] =
+    ["text", "family", "given", "prefix", "suffix", "line", "city", "district", "state", "postalCode", "country"];
 
 /// The `_compartment` tokens of a compartment the caller knows of (the
 /// project, an account): `Type/id` gives `_compartment=Type/id` and
@@ -290,10 +279,7 @@ mod tests {
 
     /// The tokens of one parameter code, any separator.
     fn of(resource: Value, code: &str) -> Vec<String> {
-        let prefix = |t: &String| {
-            t.strip_prefix(code)
-                .is_some_and(|r| r.starts_with(['=', '~', '@', '#']))
-        };
+        let prefix = |t: &String| t.strip_prefix(code).is_some_and(|r| r.starts_with(['=', '~', '@', '#']));
         tokens(resource).into_iter().filter(prefix).collect()
     }
 
@@ -330,13 +316,7 @@ mod tests {
         ]}});
         assert_eq!(
             of(obs, "code"),
-            [
-                "code=15074-8",
-                "code=http://loinc.org|",
-                "code=http://loinc.org|15074-8",
-                "code=local",
-                "code=|local"
-            ]
+            ["code=15074-8", "code=http://loinc.org|", "code=http://loinc.org|15074-8", "code=local", "code=|local"]
         );
     }
 
@@ -345,10 +325,7 @@ mod tests {
         let patient = json!({"resourceType": "Patient",
             "identifier": [{"system": "urn:mrn", "value": "42"}],
             "telecom": [{"system": "email", "value": "a@b.org"}]});
-        assert_eq!(
-            of(patient.clone(), "identifier"),
-            ["identifier=42", "identifier=urn:mrn|", "identifier=urn:mrn|42"]
-        );
+        assert_eq!(of(patient.clone(), "identifier"), ["identifier=42", "identifier=urn:mrn|", "identifier=urn:mrn|42"]);
         assert_eq!(of(patient.clone(), "email"), ["email=a@b.org"]);
         assert_eq!(of(patient, "telecom"), ["telecom=a@b.org"]);
     }
@@ -365,61 +342,34 @@ mod tests {
         let patient = json!({"resourceType": "Patient",
             "name": [{"given": ["Ann", "Marie"], "family": "Smith", "prefix": ["Dr"], "text": "Dr Ann Smith"}],
             "address": [{"line": ["1 Main St"], "city": "Springfield", "state": "CA", "postalCode": "90001", "country": "US"}]});
-        assert_eq!(
-            of(patient.clone(), "name"),
-            ["name~Ann", "name~Dr", "name~Dr Ann Smith", "name~Marie", "name~Smith"]
-        );
+        assert_eq!(of(patient.clone(), "name"), ["name~Ann", "name~Dr", "name~Dr Ann Smith", "name~Marie", "name~Smith"]);
         assert_eq!(of(patient.clone(), "address-state"), ["address-state~CA"]);
-        assert_eq!(
-            of(patient, "address"),
-            [
-                "address~1 Main St",
-                "address~90001",
-                "address~CA",
-                "address~Springfield",
-                "address~US"
-            ]
-        );
+        assert_eq!(of(patient, "address"), ["address~1 Main St", "address~90001", "address~CA", "address~Springfield", "address~US"]);
     }
 
     #[test]
     fn dates_expand_to_their_precision_and_periods_to_their_ends() {
         let patient = json!({"resourceType": "Patient", "birthDate": "1970"});
-        assert_eq!(
-            of(patient, "birthdate"),
-            ["birthdate@1970-01-01T00:00:00.000Z/1970-12-31T23:59:59.999Z"]
-        );
+        assert_eq!(of(patient, "birthdate"), ["birthdate@1970-01-01T00:00:00.000Z/1970-12-31T23:59:59.999Z"]);
         let obs = json!({"resourceType": "Observation", "effectiveDateTime": "2020-03-01T10:00:00+01:00"});
-        assert_eq!(
-            of(obs, "date"),
-            ["date@2020-03-01T09:00:00.000Z/2020-03-01T09:00:00.999Z"]
-        );
+        assert_eq!(of(obs, "date"), ["date@2020-03-01T09:00:00.000Z/2020-03-01T09:00:00.999Z"]);
         let open = json!({"resourceType": "Observation", "effectivePeriod": {"start": "2020-03-01"}});
-        assert_eq!(
-            of(open, "date"),
-            ["date@2020-03-01T00:00:00.000Z/9999-12-31T23:59:59.999Z"]
-        );
+        assert_eq!(of(open, "date"), ["date@2020-03-01T00:00:00.000Z/9999-12-31T23:59:59.999Z"]);
         let closed = json!({"resourceType": "Encounter", "period": {"start": "2020", "end": "2021-06"}});
-        assert_eq!(
-            of(closed, "date"),
-            ["date@2020-01-01T00:00:00.000Z/2021-06-30T23:59:59.999Z"]
-        );
+        assert_eq!(of(closed, "date"), ["date@2020-01-01T00:00:00.000Z/2021-06-30T23:59:59.999Z"]);
         let meta = json!({"resourceType": "Patient", "meta": {"lastUpdated": "2026-11-22T18:16:00.123Z"}});
-        assert_eq!(
-            of(meta, "_lastUpdated"),
-            ["_lastUpdated@2026-11-22T18:16:00.123Z/2026-11-22T18:16:00.123Z"]
-        );
+        assert_eq!(of(meta, "_lastUpdated"), ["_lastUpdated@2026-11-22T18:16:00.123Z/2026-11-22T18:16:00.123Z"]);
     }
 
     #[test]
     fn quantities_carry_system_and_code_else_unit() {
         // Parsed from text: the decimal keeps its scale, as jsonb gives it.
-        let obs: Value = serde_json::from_str(r#"{"resourceType": "Observation",
-            "valueQuantity": {"value": 5.40, "unit": "mg/dL", "system": "http://unitsofmeasure.org", "code": "mg/dL"}}"#).unwrap();
-        assert_eq!(
-            of(obs, "value-quantity"),
-            ["value-quantity#5.40|http://unitsofmeasure.org|mg/dL"]
-        );
+        let obs: Value = serde_json::from_str(
+            r#"{"resourceType": "Observation",
+            "valueQuantity": {"value": 5.40, "unit": "mg/dL", "system": "http://unitsofmeasure.org", "code": "mg/dL"}}"#,
+        )
+        .unwrap();
+        assert_eq!(of(obs, "value-quantity"), ["value-quantity#5.40|http://unitsofmeasure.org|mg/dL"]);
         let unit_only = json!({"resourceType": "Observation", "valueQuantity": {"value": 5.4, "unit": "mg"}});
         assert_eq!(of(unit_only, "value-quantity"), ["value-quantity#5.4||mg"]);
     }
@@ -441,17 +391,12 @@ mod tests {
         for expected in ["_id=p1", "_project=pr1", "_tag=s|t", "_tag=t", "_profile=http://p"] {
             assert!(t.contains(&expected.to_string()), "{expected} in {t:?}");
         }
-        assert!(
-            !t.iter().any(|t| t.contains("forged")),
-            "meta.compartment is not trusted"
-        );
+        assert!(!t.iter().any(|t| t.contains("forged")), "meta.compartment is not trusted");
     }
 
     #[test]
     fn a_patient_is_in_its_own_compartment() {
-        let i =
-            index(&json!({"resourceType": "Patient", "id": "p1", "link": [{"other": {"reference": "Patient/p2"}}]}))
-                .unwrap();
+        let i = index(&json!({"resourceType": "Patient", "id": "p1", "link": [{"other": {"reference": "Patient/p2"}}]})).unwrap();
         assert_eq!(i.patients, ["Patient/p1", "Patient/p2"]);
         assert!(i.tokens.contains(&"_compartment=Patient/p1".into()) && i.tokens.contains(&"_compartment=p1".into()));
     }
@@ -464,30 +409,18 @@ mod tests {
             "focus": [{"reference": "Patient/not-in-compartment"}]});
         let i = index(&obs).unwrap();
         assert_eq!(i.patients, ["Patient/a", "Patient/b"]);
-        assert_eq!(
-            of(obs, "_compartment"),
-            [
-                "_compartment=Patient/a",
-                "_compartment=Patient/b",
-                "_compartment=a",
-                "_compartment=b"
-            ]
-        );
+        assert_eq!(of(obs, "_compartment"), ["_compartment=Patient/a", "_compartment=Patient/b", "_compartment=a", "_compartment=b"]);
     }
 
     #[test]
     fn task_focus_puts_it_in_the_patient_compartment() {
-        let task =
-            json!({"resourceType": "Task", "focus": {"reference": "Patient/f"}, "for": {"reference": "Patient/p"}});
+        let task = json!({"resourceType": "Task", "focus": {"reference": "Patient/f"}, "for": {"reference": "Patient/p"}});
         assert_eq!(index(&task).unwrap().patients, ["Patient/f", "Patient/p"]);
     }
 
     #[test]
     fn compartment_tokens_have_the_reference_forms() {
-        assert_eq!(
-            compartment_tokens("Project/x1"),
-            ["_compartment=Project/x1", "_compartment=x1"]
-        );
+        assert_eq!(compartment_tokens("Project/x1"), ["_compartment=Project/x1", "_compartment=x1"]);
         assert!(compartment_tokens("#x").is_empty());
     }
 
@@ -537,19 +470,12 @@ mod tests {
             "interpretation": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "code": "H"}]}],
             "referenceRange": [{"low": {"value": 3.1, "unit": "mmol/l"}, "high": {"value": 6.2, "unit": "mmol/l"}}]
         });
-        eprintln!(
-            "{} bytes, {} tokens",
-            obs.to_string().len(),
-            index(&obs).unwrap().tokens.len()
-        );
+        eprintln!("{} bytes, {} tokens", obs.to_string().len(), index(&obs).unwrap().tokens.len());
         let rounds = 20_000;
         let start = std::time::Instant::now();
         for _ in 0..rounds {
             std::hint::black_box(index(std::hint::black_box(&obs)).unwrap());
         }
-        eprintln!(
-            "index(): {:.1} µs",
-            start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds)
-        );
+        eprintln!("index(): {:.1} µs", start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds));
     }
 }

@@ -106,15 +106,8 @@ impl Matcher {
     /// unsupported modifiers and malformed values are `FhirError::invalid`.
     /// Result-control parameters (`_count`, `_sort`…) are not filters and are ignored.
     pub fn compile(criteria: &Criteria) -> Result<Matcher> {
-        let tests = criteria
-            .params
-            .iter()
-            .map(|p| compile_param(&criteria.resource_type, p))
-            .collect::<Result<_>>()?;
-        Ok(Matcher {
-            resource_type: criteria.resource_type.clone(),
-            tests,
-        })
+        let tests = criteria.params.iter().map(|p| compile_param(&criteria.resource_type, p)).collect::<Result<_>>()?;
+        Ok(Matcher { resource_type: criteria.resource_type.clone(), tests })
     }
 
     /// Does a resource of `resource_type` with these tokens (any order) match?
@@ -172,31 +165,18 @@ impl Test {
         let values = |sep| tokens.iter().filter_map(move |t| value_of(t, code, sep));
         let found = match &self.kind {
             Kind::Missing(missing) => {
-                let present = [EXACT, TEXT, DATE, NUMBER]
-                    .into_iter()
-                    .any(|sep| values(sep).next().is_some());
+                let present = [EXACT, TEXT, DATE, NUMBER].into_iter().any(|sep| values(sep).next().is_some());
                 return present != *missing;
             }
             Kind::Exact { tokens: wanted, .. } => tokens.iter().any(|t| wanted.iter().any(|w| w == t)),
-            Kind::Text {
-                values: wanted,
-                contains,
-            } => values(TEXT).any(|text| {
+            Kind::Text { values: wanted, contains } => values(TEXT).any(|text| {
                 let text = text.to_lowercase();
-                wanted.iter().any(|w| {
-                    if *contains {
-                        text.contains(w.as_str())
-                    } else {
-                        text.starts_with(w.as_str())
-                    }
-                })
+                wanted.iter().any(|w| if *contains { text.contains(w.as_str()) } else { text.starts_with(w.as_str()) })
             }),
-            Kind::Date(tests) => values(DATE)
-                .filter_map(|range| range.split_once('/'))
-                .any(|(low, high)| tests.iter().any(|d| d.holds(low, high))),
-            Kind::Number(tests) => values(NUMBER)
-                .filter_map(Decimal::parse)
-                .any(|n| tests.iter().any(|t| t.holds(&n))),
+            Kind::Date(tests) => {
+                values(DATE).filter_map(|range| range.split_once('/')).any(|(low, high)| tests.iter().any(|d| d.holds(low, high)))
+            }
+            Kind::Number(tests) => values(NUMBER).filter_map(Decimal::parse).any(|n| tests.iter().any(|t| t.holds(&n))),
             Kind::Quantity(tests) => values(NUMBER).any(|q| tests.iter().any(|t| t.holds(q))),
         };
         found != self.negate
@@ -262,13 +242,10 @@ impl QuantityTest {
     /// Against a token value `N|SYSTEM|CODE`.
     fn holds(&self, quantity: &str) -> bool {
         let mut parts = quantity.splitn(3, '|');
-        let (Some(n), Some(system), Some(code)) = (parts.next().and_then(Decimal::parse), parts.next(), parts.next())
-        else {
+        let (Some(n), Some(system), Some(code)) = (parts.next().and_then(Decimal::parse), parts.next(), parts.next()) else {
             return false;
         };
-        self.number.holds(&n)
-            && self.system.as_deref().is_none_or(|s| s == system)
-            && self.code.as_deref().is_none_or(|c| c == code)
+        self.number.holds(&n) && self.system.as_deref().is_none_or(|s| s == system) && self.code.as_deref().is_none_or(|c| c == code)
     }
 }
 
@@ -298,11 +275,7 @@ fn compile_param(resource_type: &str, p: &Param) -> Result<Test> {
         Some("not") => (true, compile_values(def, None, &p.values)?),
         modifier => (false, compile_values(def, modifier, &p.values)?),
     };
-    Ok(Test {
-        code: p.code.clone(),
-        negate,
-        kind,
-    })
+    Ok(Test { code: p.code.clone(), negate, kind })
 }
 
 /// The test of one parameter's values under `modifier` (not `missing`/`not`).
@@ -315,36 +288,24 @@ fn compile_values(def: &SearchParam, modifier: Option<&str>, values: &[String]) 
         tokens.dedup();
         Ok(Kind::Exact { tokens, rank })
     };
-    let text = |contains| Kind::Text {
-        values: values.iter().map(|v| unescape(v).to_lowercase()).collect(),
-        contains,
-    };
+    let text = |contains| Kind::Text { values: values.iter().map(|v| unescape(v).to_lowercase()).collect(), contains };
     match (def.kind, modifier) {
         (T::String, None) => Ok(text(false)),
         (T::String, Some("contains")) => Ok(text(true)),
         (T::String, Some("exact")) => exact(each(values, |v| Ok(token(code, TEXT, &unescape(v)))), 3),
         (T::Reference, None) => exact(each(values, |v| reference_value(code, None, v)), 1),
         (T::Reference, Some(target))
-            if definitions::is_resource_type(target)
-                && (def.targets.is_empty() || def.targets.iter().any(|t| t == target)) =>
+            if definitions::is_resource_type(target) && (def.targets.is_empty() || def.targets.iter().any(|t| t == target)) =>
         {
             exact(each(values, |v| reference_value(code, Some(target), v)), 1)
         }
-        (T::Token, None) => exact(
-            each(values, |v| token_value(code, v)),
-            if code == "_id" { 0 } else { 2 },
-        ),
+        (T::Token, None) => exact(each(values, |v| token_value(code, v)), if code == "_id" { 0 } else { 2 }),
         (T::Uri, None) => exact(each(values, |v| Ok(token(code, EXACT, &unescape(v)))), 2),
         (T::Date, None) => each(values, date_value).map(Kind::Date),
         (T::Number, None) => each(values, number_value).map(Kind::Number),
         (T::Quantity, None) => each(values, quantity_value).map(Kind::Quantity),
-        (T::Composite | T::Special, _) => Err(FhirError::invalid(format!(
-            "search parameter `{code}` ({:?}) is not supported",
-            def.kind
-        ))),
-        (_, Some(m)) => Err(FhirError::invalid(format!(
-            "modifier `:{m}` of `{code}` is not supported"
-        ))),
+        (T::Composite | T::Special, _) => Err(FhirError::invalid(format!("search parameter `{code}` ({:?}) is not supported", def.kind))),
+        (_, Some(m)) => Err(FhirError::invalid(format!("modifier `:{m}` of `{code}` is not supported"))),
     }
 }
 
@@ -366,11 +327,7 @@ fn reference_value(code: &str, target: Option<&str>, raw: &str) -> Result<String
         (None, None) => value,
         (Some(target), Some((t, id))) if t == target => format!("{t}/{id}"),
         (Some(target), None) if is_valid_id(&value) => format!("{target}/{value}"),
-        (Some(target), _) => {
-            return Err(FhirError::invalid(format!(
-                "`{value}` is not a reference to a {target}"
-            )))
-        }
+        (Some(target), _) => return Err(FhirError::invalid(format!("`{value}` is not a reference to a {target}"))),
     };
     Ok(token(code, EXACT, &reference))
 }
@@ -379,9 +336,7 @@ fn reference_value(code: &str, target: Option<&str>, raw: &str) -> Result<String
 fn token_value(code: &str, raw: &str) -> Result<String> {
     match split_value(raw, '|').as_slice() {
         [value] => Ok(token(code, EXACT, &unescape(value))),
-        [system, value] if !(system.is_empty() && value.is_empty()) => {
-            Ok(format!("{code}{EXACT}{}|{}", unescape(system), unescape(value)))
-        }
+        [system, value] if !(system.is_empty() && value.is_empty()) => Ok(format!("{code}{EXACT}{}|{}", unescape(system), unescape(value))),
         _ => Err(FhirError::invalid(format!("`{raw}` is not `[system|]code`"))),
     }
 }
@@ -406,13 +361,8 @@ fn split_prefix(value: &str) -> (Prefix, &str) {
 fn date_value(raw: &str) -> Result<DateTest> {
     let value = unescape(raw);
     let (prefix, date) = split_prefix(&value);
-    let (low, high) =
-        date_range(date).ok_or_else(|| FhirError::invalid(format!("`{value}` is not a date search value")))?;
-    Ok(DateTest {
-        prefix,
-        low: format_instant(low),
-        high: format_instant(high),
-    })
+    let (low, high) = date_range(date).ok_or_else(|| FhirError::invalid(format!("`{value}` is not a date search value")))?;
+    Ok(DateTest { prefix, low: format_instant(low), high: format_instant(high) })
 }
 
 fn number_value(raw: &str) -> Result<NumberTest> {
@@ -546,17 +496,10 @@ mod tests {
         ] {
             assert!(hit(criteria, &obs), "{criteria}");
         }
-        for criteria in [
-            "Observation?code=|1234-5",
-            "Observation?code=http://snomed.info/sct|1234-5",
-            "Observation?status=FINAL",
-        ] {
+        for criteria in ["Observation?code=|1234-5", "Observation?code=http://snomed.info/sct|1234-5", "Observation?status=FINAL"] {
             assert!(!hit(criteria, &obs), "{criteria}");
         }
-        assert!(
-            hit("Patient?identifier=urn:mrn|a\\,b", &patient()),
-            "escaped comma is one value"
-        );
+        assert!(hit("Patient?identifier=urn:mrn|a\\,b", &patient()), "escaped comma is one value");
         assert!(hit("Patient?active=true", &patient()) && !hit("Patient?active=false", &patient()));
     }
 
@@ -598,15 +541,10 @@ mod tests {
             ("ap1971", false),
         ];
         for (value, expected) in cases {
-            assert_eq!(
-                hit(&format!("Patient?birthdate={value}"), &p),
-                expected,
-                "birthdate={value}"
-            );
+            assert_eq!(hit(&format!("Patient?birthdate={value}"), &p), expected, "birthdate={value}");
         }
         // A Period target: ends outside a day search value are not `eq`, but overlap is `ap`.
-        let enc =
-            json!({"resourceType": "Encounter", "period": {"start": "2020-01-01T10:00:00Z", "end": "2020-01-03"}});
+        let enc = json!({"resourceType": "Encounter", "period": {"start": "2020-01-01T10:00:00Z", "end": "2020-01-03"}});
         assert!(hit("Encounter?date=2020-01", &enc) && !hit("Encounter?date=2020-01-02", &enc));
         assert!(hit("Encounter?date=ap2020-01-02", &enc) && hit("Encounter?date=gt2020-01-02", &enc));
         assert!(hit("Encounter?date=lt2020-01-02", &enc) && !hit("Encounter?date=sa2020-01-02", &enc));
@@ -623,10 +561,7 @@ mod tests {
     #[test]
     fn number_eq_uses_the_precision_of_the_search_value() {
         let seq = |n: &str| {
-            serde_json::from_str::<Value>(&format!(
-                r#"{{"resourceType": "MolecularSequence", "variant": [{{"start": {n}}}]}}"#
-            ))
-            .unwrap()
+            serde_json::from_str::<Value>(&format!(r#"{{"resourceType": "MolecularSequence", "variant": [{{"start": {n}}}]}}"#)).unwrap()
         };
         assert!(hit("MolecularSequence?variant-start=100", &seq("100")));
         assert!(!hit("MolecularSequence?variant-start=100", &seq("101")));
@@ -672,37 +607,21 @@ mod tests {
     #[test]
     fn keys_take_the_most_selective_exact_parameter() {
         let keys = |c: &str| compile(c).keys();
-        assert_eq!(
-            keys("Patient?organization=Organization/X"),
-            Some(vec!["organization=Organization/X".to_string()])
-        );
-        assert_eq!(
-            keys("Observation?_compartment=Patient/1"),
-            Some(vec!["_compartment=Patient/1".to_string()])
-        );
+        assert_eq!(keys("Patient?organization=Organization/X"), Some(vec!["organization=Organization/X".to_string()]));
+        assert_eq!(keys("Observation?_compartment=Patient/1"), Some(vec!["_compartment=Patient/1".to_string()]));
         assert_eq!(keys("Patient?name=smith"), None);
-        assert_eq!(
-            keys("Patient?birthdate=1970&gender:missing=false&organization:not=Organization/1"),
-            None
-        );
-        assert_eq!(
-            keys("Patient?gender=male&_id=a,b&organization=O/1"),
-            Some(vec!["_id=a".into(), "_id=b".into()])
-        );
+        assert_eq!(keys("Patient?birthdate=1970&gender:missing=false&organization:not=Organization/1"), None);
+        assert_eq!(keys("Patient?gender=male&_id=a,b&organization=O/1"), Some(vec!["_id=a".into(), "_id=b".into()]));
         assert_eq!(
             keys("Patient?gender=male,female&general-practitioner=Practitioner/1"),
             Some(vec!["general-practitioner=Practitioner/1".to_string()])
         );
-        assert_eq!(
-            keys("Patient?name:exact=Ann&name=x"),
-            Some(vec!["name~Ann".to_string()])
-        );
+        assert_eq!(keys("Patient?name:exact=Ann&name=x"), Some(vec!["name~Ann".to_string()]));
     }
 
     #[test]
     fn required_lists_single_exact_values() {
-        let m =
-            compile("Patient?organization=Organization/A&address-state=CA&gender=male,female&_id:not=x&active=true");
+        let m = compile("Patient?organization=Organization/A&address-state=CA&gender=male,female&_id:not=x&active=true");
         assert_eq!(m.required(), ["active=true", "organization=Organization/A"]);
         assert!(compile("Patient?name=smith").required().is_empty());
     }
@@ -710,9 +629,7 @@ mod tests {
     #[test]
     fn wildcard_criteria_apply_to_every_type() {
         let m = compile("*?_compartment=Patient/1");
-        assert!(
-            m.matches("Observation", &["_compartment=Patient/1"]) && m.matches("Patient", &["_compartment=Patient/1"])
-        );
+        assert!(m.matches("Observation", &["_compartment=Patient/1"]) && m.matches("Patient", &["_compartment=Patient/1"]));
     }
 
     #[test]

@@ -176,14 +176,8 @@ impl Decimal {
         if int.is_empty() || digits > MAX_DIGITS || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
             return None;
         }
-        let magnitude = int
-            .bytes()
-            .chain(frac.bytes())
-            .fold(0_i128, |m, b| m * 10 + i128::from(b - b'0'));
-        Some(Decimal {
-            mantissa: if negative { -magnitude } else { magnitude },
-            scale: frac.len() as i32 - exponent,
-        })
+        let magnitude = int.bytes().chain(frac.bytes()).fold(0_i128, |m, b| m * 10 + i128::from(b - b'0'));
+        Some(Decimal { mantissa: if negative { -magnitude } else { magnitude }, scale: frac.len() as i32 - exponent })
     }
 
     /// The half-open range `[v - u/2, v + u/2)` of values equal to `self` at the
@@ -203,16 +197,7 @@ impl Decimal {
     /// `(tens ∓ delta) × 10^-(scale+1)`.
     fn around(self, tens: i128, delta: i128) -> Option<(Decimal, Decimal)> {
         let scale = self.scale + 1;
-        Some((
-            Decimal {
-                mantissa: tens.checked_sub(delta)?,
-                scale,
-            },
-            Decimal {
-                mantissa: tens.checked_add(delta)?,
-                scale,
-            },
-        ))
+        Some((Decimal { mantissa: tens.checked_sub(delta)?, scale }, Decimal { mantissa: tens.checked_add(delta)?, scale }))
     }
 
     /// Exact numeric order (`1.0` equals `1.00`).
@@ -298,22 +283,13 @@ mod tests {
 
     #[test]
     fn a_date_denotes_the_whole_period_of_its_precision() {
-        assert_eq!(
-            range("1970"),
-            ("1970-01-01T00:00:00.000Z".into(), "1970-12-31T23:59:59.999Z".into())
-        );
-        assert_eq!(
-            range("2024-02"),
-            ("2024-02-01T00:00:00.000Z".into(), "2024-02-29T23:59:59.999Z".into())
-        );
+        assert_eq!(range("1970"), ("1970-01-01T00:00:00.000Z".into(), "1970-12-31T23:59:59.999Z".into()));
+        assert_eq!(range("2024-02"), ("2024-02-01T00:00:00.000Z".into(), "2024-02-29T23:59:59.999Z".into()));
         assert_eq!(range("2023-12-31").1, "2023-12-31T23:59:59.999Z");
         assert_eq!(range("2023-12").1, "2023-12-31T23:59:59.999Z");
         assert_eq!(range("2020-01-01T10:00Z").1, "2020-01-01T10:00:59.999Z");
         assert_eq!(range("2020-01-01T10:00:05Z").1, "2020-01-01T10:00:05.999Z");
-        assert_eq!(
-            range("2020-01-01T10:00:05.5Z"),
-            ("2020-01-01T10:00:05.500Z".into(), "2020-01-01T10:00:05.599Z".into())
-        );
+        assert_eq!(range("2020-01-01T10:00:05.5Z"), ("2020-01-01T10:00:05.500Z".into(), "2020-01-01T10:00:05.599Z".into()));
         assert_eq!(range("2020-01-01T10:00:05.123456Z").1, "2020-01-01T10:00:05.123Z");
     }
 
@@ -355,33 +331,19 @@ mod tests {
         assert_eq!(d("99.5").compare(&d("100")), Ordering::Less);
         assert_eq!(d("-2").compare(&d("-10")), Ordering::Greater);
         assert_eq!(d("1e2").compare(&d("100.0")), Ordering::Equal);
-        assert_eq!(
-            d("1e60").compare(&d("123456789012345678901234567890")),
-            Ordering::Greater
-        );
+        assert_eq!(d("1e60").compare(&d("123456789012345678901234567890")), Ordering::Greater);
         assert_eq!(d("-1e60").compare(&d("-1")), Ordering::Less);
         assert!(Decimal::parse("1.2.3").is_none() && Decimal::parse("").is_none() && Decimal::parse(".5").is_none());
         let (low, high) = d("100").precision_range().unwrap();
-        assert_eq!(
-            (low.compare(&d("99.5")), high.compare(&d("100.5"))),
-            (Ordering::Equal, Ordering::Equal)
-        );
+        assert_eq!((low.compare(&d("99.5")), high.compare(&d("100.5"))), (Ordering::Equal, Ordering::Equal));
         let (low, high) = d("-20").approximate_range().unwrap();
-        assert_eq!(
-            (low.compare(&d("-22")), high.compare(&d("-18"))),
-            (Ordering::Equal, Ordering::Equal)
-        );
+        assert_eq!((low.compare(&d("-22")), high.compare(&d("-18"))), (Ordering::Equal, Ordering::Equal));
     }
 
     #[test]
     fn decimal_sort_keys_sort_as_numbers() {
-        let numbers = [
-            "-1e3", "-12.5", "-12.25", "-0.5", "0", "0.001", "0.5", "2", "10", "12.5", "1e3",
-        ];
-        let keys: Vec<String> = numbers
-            .iter()
-            .map(|n| Decimal::parse(n).unwrap().sort_key().unwrap())
-            .collect();
+        let numbers = ["-1e3", "-12.5", "-12.25", "-0.5", "0", "0.001", "0.5", "2", "10", "12.5", "1e3"];
+        let keys: Vec<String> = numbers.iter().map(|n| Decimal::parse(n).unwrap().sort_key().unwrap()).collect();
         let mut sorted = keys.clone();
         sorted.sort();
         assert_eq!(keys, sorted);
@@ -392,15 +354,7 @@ mod tests {
     fn relative_references_name_a_known_type_and_a_valid_id() {
         assert_eq!(relative_reference("Patient/1"), Some(("Patient", "1")));
         assert_eq!(relative_reference("Patient/1/_history/2"), Some(("Patient", "1")));
-        for other in [
-            "Nope/1",
-            "Patient/",
-            "Patient/1/2",
-            "Patient/1/_history/",
-            "#p1",
-            "1",
-            "http://x/Patient/1",
-        ] {
+        for other in ["Nope/1", "Patient/", "Patient/1/2", "Patient/1/_history/", "#p1", "1", "http://x/Patient/1"] {
             assert_eq!(relative_reference(other), None, "{other}");
         }
         assert!(is_absolute("http://x/Patient/1") && is_absolute("urn:uuid:1") && !is_absolute("Patient/1"));
