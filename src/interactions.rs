@@ -85,7 +85,7 @@ pub fn create_resource(caller: &Caller, mut resource: Value) -> Result<Value> {
     if let Actor::Member(m) = actor {
         m.authorize_write(Interaction::Create, &resource_type, &version.tokens, None, &version.content)?;
     }
-    versions::store(&resource_type, &project_id, &version, true, false);
+    versions::store(&resource_type, &project_id, &version, true, false)?;
     Ok(redact(actor, &resource_type, &version.tokens, version.content))
 }
 
@@ -174,7 +174,7 @@ fn delete_resource(resource_type: &str, id: &str) -> Result<()> {
         let accounts = Accounts::Given(resource::accounts(&current.content));
         let tombstone =
             versions::build(id, &current.project_id, current.content.clone(), Some(&current), accounts, author(actor).as_deref())?;
-        versions::store(resource_type, &current.project_id, &tombstone, false, true);
+        versions::store(resource_type, &current.project_id, &tombstone, false, true)?;
     }
     Ok(())
 }
@@ -233,7 +233,7 @@ fn save_changes(caller: &Caller, resource_type: &str, id: &str, current: &Curren
         m.authorize_write(Interaction::Update, resource_type, &version.tokens, Some(&current.content), &version.content)?;
         check_reveals_nothing(m, resource_type, &current.tokens, &version)?;
     }
-    versions::store(resource_type, &current.project_id, &version, false, false);
+    versions::store(resource_type, &current.project_id, &version, false, false)?;
     let Version { content, tokens } = version;
     Ok(redact(actor, resource_type, &tokens, content))
 }

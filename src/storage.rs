@@ -235,8 +235,10 @@ pub struct NewVersion<'a> {
 }
 
 /// Writes a version: the current row (inserted for the first version,
-/// replaced afterwards) and its history row, in one statement.
-pub fn write(version: NewVersion, first: bool) {
+/// replaced afterwards) and its history row, in one statement. False when
+/// nothing was written: the first version of an id another transaction
+/// created meanwhile.
+pub fn write(version: NewVersion, first: bool) -> bool {
     let args: [DatumWithOid; 8] = [
         version.resource_type.into(),
         version.id.into(),
@@ -247,7 +249,7 @@ pub fn write(version: NewVersion, first: bool) {
         version.tokens.into(),
         RawJsonb(to_datum(version.content)).into(),
     ];
-    run(if first { &INSERT_VERSION } else { &UPDATE_VERSION }, &args, |_| Ok(()))
+    run(if first { &INSERT_VERSION } else { &UPDATE_VERSION }, &args, one::<i64>).unwrap_or(0) > 0
 }
 
 /// A stored version: whether it is a deletion, and its content.

@@ -4,7 +4,7 @@
 
 use crate::session;
 use crate::storage::{self, Current, NewVersion};
-use fhir_access_core::outcome::Result;
+use fhir_access_core::outcome::{FhirError, Result};
 use fhir_access_core::{resource, search, time};
 use pgrx::prelude::*;
 use serde_json::Value;
@@ -93,16 +93,17 @@ const ACCESS_TYPES: [&str; 6] = ["Project", "ProjectMembership", "AccessPolicy",
 
 /// Stores a built version: inserted for a new resource, replacing the current
 /// row otherwise, with its history row.
-pub fn store(resource_type: &str, project_id: &str, version: &Version, first: bool, deleted: bool) {
+pub fn store(resource_type: &str, project_id: &str, version: &Version, first: bool, deleted: bool) -> Result<()> {
     if ACCESS_TYPES.contains(&resource_type) {
         storage::bump_access_version();
         session::invalidate();
     }
     let meta = &version.content["meta"];
-    storage::write(
+    let id = version.content["id"].as_str().expect("stamped");
+    let written = storage::write(
         NewVersion {
             resource_type,
-            id: version.content["id"].as_str().expect("stamped"),
+            id,
             project_id,
             version_id: meta["versionId"].as_str().expect("stamped"),
             last_updated: meta["lastUpdated"].as_str().expect("stamped"),
@@ -112,6 +113,12 @@ pub fn store(resource_type: &str, project_id: &str, version: &Version, first: bo
         },
         first,
     );
+    if written {
+        Ok(())
+    } else {
+        // The same error as for an id that existed before: a concurrent create won.
+        Err(FhirError::invalid(format!("{resource_type}/{id} already exists")).at(format!("{resource_type}.id")))
+    }
 }
 
 /// `meta.lastUpdated` of a new version: now at millisecond precision, and
