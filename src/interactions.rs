@@ -239,21 +239,21 @@ fn save_changes(caller: &Caller, resource_type: &str, id: &str, current: &Curren
 }
 
 /// `meta.accounts` of a new version, by Medplum's rules: the system and
-/// admins write them as sent; for anyone else they are computed, from the
-/// policy's compartment (on create only) and from the Patients the resource is
-/// about (a Patient keeps its own), and whatever was sent is ignored.
+/// admins write them as sent; for anyone else they are computed and whatever
+/// was sent is ignored: on create the policy's compartment, on update the
+/// stored accounts (a client cannot erase them, as Medplum's PR 9255 has it),
+/// and for other types than Patient the accounts of the Patients the
+/// resource is about.
 fn accounts_for_write(actor: Actor, resource_type: &str, submitted: &Value, previous: Option<&Current>) -> Accounts {
     let m = match actor {
         Actor::Member(m) if !m.policy.admin && !m.policy.super_admin => m,
         _ => return Accounts::Given(resource::accounts(submitted)),
     };
-    let mut own: Vec<String> = if previous.is_none() { m.policy.compartment.iter().cloned().collect() } else { Vec::new() };
+    let own: Vec<String> = match previous {
+        None => m.policy.compartment.iter().cloned().collect(),
+        Some(p) => resource::accounts(&p.content),
+    };
     if resource_type == "Patient" {
-        for a in previous.map(|p| resource::accounts(&p.content)).unwrap_or_default() {
-            if !own.contains(&a) {
-                own.push(a);
-            }
-        }
         return Accounts::Given(own);
     }
     Accounts::Inherited(own)

@@ -13,6 +13,7 @@ mod explain_guard;
 mod interactions;
 mod invite;
 mod jsonb;
+mod maintenance;
 mod search;
 mod session;
 mod storage;

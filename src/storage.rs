@@ -49,6 +49,9 @@ const CLIENT: Statement = statement!("client", [OIDOID], false);
 const BOUND_MEMBERSHIPS: Statement = statement!("bound_memberships", [OIDOID], false);
 const IS_BOUND: Statement = statement!("is_bound", [OIDOID, TEXTOID], false);
 const ROLE_NAME: Statement = statement!("role_name", [OIDOID], false);
+const PAGE: Statement = statement!("page", [TEXTOID, TEXTOID, TEXTOID], false);
+const REINDEX_ROW: Statement = statement!("reindex_row", [TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, JSONBOID], true);
+const VERIFY_HISTORY: Statement = statement!("verify_history", [], false);
 const CHECKS_REFERENCES: Statement = statement!("checks_references", [TEXTOID], false);
 const PATIENT_ACCOUNTS: Statement = statement!("patient_accounts", [TEXTARRAYOID, TEXTOID], false);
 const USER_BY_EMAIL: Statement = statement!("user_by_email", [TEXTOID, TEXTOID], false);
@@ -308,6 +311,54 @@ pub fn is_bound(role: pg_sys::Oid, membership: &str) -> bool {
 
 pub fn role_name(role: pg_sys::Oid) -> Option<String> {
     run(&ROLE_NAME, &[role.into()], one::<String>)
+}
+
+/// A current row, for maintenance.
+pub struct Row {
+    pub resource_type: String,
+    pub id: String,
+    pub current: Current,
+}
+
+/// Up to a page of current rows (of one type, or all) in key order after `after`.
+pub fn page(resource_type: Option<&str>, after: (&str, &str)) -> Vec<Row> {
+    run(&PAGE, &[resource_type.into(), after.0.into(), after.1.into()], |rows| {
+        rows.map(|row| {
+            Ok(Row {
+                resource_type: row.get(1)?.expect("NOT NULL"),
+                id: row.get(2)?.expect("NOT NULL"),
+                current: Current {
+                    project_id: row.get(3)?.expect("NOT NULL"),
+                    version_id: row.get(4)?.expect("NOT NULL"),
+                    last_updated: 0,
+                    deleted: row.get(5)?.expect("NOT NULL"),
+                    tokens: row.get::<Vec<String>>(6)?.expect("NOT NULL"),
+                    content: row.get::<Document>(7)?.expect("NOT NULL").0,
+                },
+            })
+        })
+        .collect()
+    })
+}
+
+/// Rewrites one version's tokens and compartments in place, unless a writer
+/// holds the row or has replaced that version meanwhile. True when rewritten.
+pub fn reindex_row(row: &Row, tokens: Vec<String>, compartments: &Value) -> bool {
+    let args: [DatumWithOid; 5] = [
+        row.resource_type.as_str().into(),
+        row.id.as_str().into(),
+        row.current.version_id.as_str().into(),
+        tokens.into(),
+        RawJsonb(to_datum(compartments)).into(),
+    ];
+    run(&REINDEX_ROW, &args, one::<i64>).unwrap_or(0) > 0
+}
+
+/// Current rows and history that disagree: (type, id, problem).
+pub fn verify_history() -> Vec<(String, String, String)> {
+    run(&VERIFY_HISTORY, &[], |rows| {
+        rows.map(|row| Ok((row.get(1)?.expect("NOT NULL"), row.get(2)?.expect("NOT NULL"), row.get(3)?.expect("NOT NULL")))).collect()
+    })
 }
 
 /// Whether the project sets `checkReferencesOnWrite`.

@@ -57,9 +57,7 @@ pub fn build(
         }
     };
     resource::set_accounts(&mut content, &accounts);
-    let mut compartments = own_compartments(project_id, &accounts);
-    let tokens = all_tokens(index.tokens, &compartments, &content);
-    compartments.extend(index.patients.into_iter().filter(|p| !compartments.contains(p)).collect::<Vec<_>>());
+    let (tokens, compartments) = derived(index, project_id, &accounts, &content);
     resource::set_compartments(&mut content, &compartments);
     Ok(Version { content, tokens })
 }
@@ -71,8 +69,7 @@ fn own_compartments(project_id: &str, accounts: &[String]) -> Vec<String> {
     compartments
 }
 
-/// The index found the Patient compartment (never trusting a submitted
-/// meta.compartment); the project's and the accounts' tokens are added here.
+/// A version's index tokens with its compartments' and its type's, sorted.
 fn all_tokens(mut tokens: Vec<String>, compartments: &[String], content: &Value) -> Vec<String> {
     tokens.extend(compartments.iter().flat_map(|c| search::compartment_tokens(c)));
     tokens.push(search::type_token(content["resourceType"].as_str().expect("checked resource")));
@@ -81,11 +78,27 @@ fn all_tokens(mut tokens: Vec<String>, compartments: &[String], content: &Value)
     tokens
 }
 
+/// The tokens and the compartments (`meta.compartment`) of a version: the
+/// index found the Patient compartment (never trusting a submitted
+/// meta.compartment); the project's and the accounts' are added here.
+fn derived(index: search::Index, project_id: &str, accounts: &[String], content: &Value) -> (Vec<String>, Vec<String>) {
+    let mut compartments = own_compartments(project_id, accounts);
+    let tokens = all_tokens(index.tokens, &compartments, content);
+    compartments.extend(index.patients.into_iter().filter(|p| !compartments.contains(p)).collect::<Vec<_>>());
+    (tokens, compartments)
+}
+
+/// What a stored version derives, as `build` derived it when it was written:
+/// its tokens and compartments; `None` for content that no longer indexes.
+pub fn derive(content: &Value, project_id: &str) -> Option<(Vec<String>, Vec<String>)> {
+    let index = search::index(content).ok()?;
+    Some(derived(index, project_id, &resource::accounts(content), content))
+}
+
 /// The tokens a stored version had when it was written (versions keep no
-/// tokens of their own); none for content that no longer indexes.
+/// tokens of their own).
 pub fn tokens_of(content: &Value, project_id: &str) -> Vec<String> {
-    let Ok(index) = search::index(content) else { return Vec::new() };
-    all_tokens(index.tokens, &own_compartments(project_id, &resource::accounts(content)), content)
+    derive(content, project_id).map(|(tokens, _)| tokens).unwrap_or_default()
 }
 
 /// Types whose writes can change somebody's access.

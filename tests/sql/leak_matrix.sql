@@ -39,6 +39,8 @@ INSERT INTO lm_case (resource_type, hidden, segments, leaf, kind) VALUES
   ('Patient', 'meta.source', '{meta,source}', '', 'String'),
   ('Patient', 'meta.profile', '{meta,profile}', '', 'String'),
   ('Patient', 'birthDate', '{_birthDate}', '', 'Element'),
+  ('Patient', 'meta.accounts', '{meta,accounts}', '', 'ReferenceList'),
+  ('Observation', 'meta.accounts', '{meta,accounts}', '', 'ReferenceList'),
   ('Patient', 'name.given', '{name,_given}', '', 'Element'),
   ('Patient', 'multipleBirth[x]', '{_multipleBirth}', 'Boolean', 'Element'),
   ('Observation', 'subject', '{subject}', '', 'Reference'),
@@ -55,6 +57,7 @@ INSERT INTO lm_case (resource_type, hidden, segments, leaf, kind) VALUES
 -- objects whose searchable parts carry it for complex types.
 CREATE FUNCTION lm_value(kind text, n int) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
   SELECT CASE
+    WHEN kind IN ('ReferenceList') THEN jsonb_build_array(jsonb_build_object('reference', 'Organization/sentinel-' || n))
     WHEN kind IN ('Reference') THEN jsonb_build_object('reference', 'Patient/sentinel-' || n, 'display', 'SENTINEL-' || n)
     WHEN kind IN ('Quantity', 'Age', 'Count', 'Distance', 'Duration', 'Money') THEN
       jsonb_build_object('value', 987000 + n, 'unit', 'SENTINEL-' || n, 'system', 'urn:SENTINEL-' || n, 'code', 'SENTINEL-' || n, 'currency', 'SENTINEL-' || n)

@@ -31,6 +31,27 @@ SELECT t.is((SELECT count(*) FROM fhir.search('Observation', 'subject:missing=tr
 SELECT t.is(fhir.explain_access('Observation', 'o1', 'read')->'redacted', '["meta.account", "meta.accounts", "meta.compartment", "subject"]'::jsonb,
             'explain_access shows the plan, derived values included');
 
+-- Hidden accounts do not show through the compartments that list them.
+RESET ROLE;
+SELECT fhir.create('{"resourceType": "AccessPolicy", "id": "accounts", "meta": {"project": "p"}, "resource": [
+    {"resourceType": "Patient", "hiddenFields": ["meta.accounts", "meta.account"]},
+    {"resourceType": "Observation", "hiddenFields": ["value[x]"], "readonlyFields": ["valueQuantity.unit"]}]}');
+SELECT fhir.invite('p', '{"resourceType": "Practitioner", "email": "a@example.org", "membership": {"accessPolicy": {"reference": "AccessPolicy/accounts"}}}')->>'id' AS accounts_member \gset
+SELECT fhir.create('{"resourceType": "Observation", "id": "q1", "status": "final", "valueQuantity": {"value": 1, "unit": "mg"}, "meta": {"project": "p"}}');
+SELECT fhir.create('{"resourceType": "Observation", "id": "q2", "status": "final", "meta": {"project": "p"}}');
+SET ROLE rd_gateway;
+SELECT fhir.set_membership(:'accounts_member') IS NOT NULL AS acting_for_accounts;
+SELECT t.ok(fhir.read('Patient', 'secret-patient')::text NOT LIKE '%secret-org%', 'hidden accounts do not show in meta.compartment');
+SELECT t.is((SELECT count(*) FROM fhir.search('Patient', '_compartment=Organization/secret-org')), 0::bigint,
+            '_compartment cannot match through hidden accounts');
+SELECT t.is((SELECT string_agg(x, ',' ORDER BY x) FROM (
+               SELECT fhir.patch('Observation', id, '[{"op": "replace", "path": "/status", "value": "amended"}]')->>'status' AS x
+               FROM unnest(ARRAY['q1', 'q2']) id) s), 'amended,amended',
+            'a readonly path under a hidden choice changes nothing: the write succeeds alike with or without the hidden value');
+RESET ROLE;
+SET ROLE rd_gateway;
+SELECT fhir.set_membership(:'member') IS NOT NULL AS acting_again;
+
 -- Writes cannot reorder, remove or reshape elements that hold hidden values.
 SELECT t.throws($$ SELECT fhir.update('{"resourceType": "Patient", "id": "p1", "gender": "female", "name": [{"family": "B"}, {"family": "A"}]}') $$,
                 '42501', 'reordering names that hold hidden given names is refused');

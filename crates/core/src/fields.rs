@@ -189,7 +189,11 @@ fn is_empty_container(v: &Value) -> bool {
 /// reordered, shortened or replaced by an object), the write is refused (403).
 pub fn protect(after: &mut Value, before: &Value, paths: &[String]) -> Result<()> {
     let all: Vec<Vec<&str>> = paths.iter().map(|p| p.split('.').collect()).collect();
-    for segs in &all {
+    // A path under another (`valueQuantity.unit` under `value[x]`) is put
+    // back with it; walking it on its own first would find its parent missing
+    // where the caller could not see it, and refuse because of a hidden value.
+    let covered = |p: &Vec<&str>| all.iter().any(|q| q.len() < p.len() && q.iter().zip(p).all(|(q, p)| *q == *p || names(q, p)));
+    for segs in all.iter().filter(|p| !covered(p)) {
         restore_segments(after, Some(before), segs, &all, &mut Vec::new())?;
     }
     Ok(())
@@ -340,6 +344,14 @@ mod tests {
     fn a_container_on_a_protected_path_may_not_be_removed() {
         let before = json!({"name": [{"family": "A"}]});
         assert!(protected(&mut json!({}), &before, &["name.given"]).is_err());
+    }
+
+    #[test]
+    fn a_path_under_another_protected_path_is_kept_with_it() {
+        let before = json!({"status": "final", "valueQuantity": {"value": 1, "unit": "mg"}});
+        let mut after = json!({"status": "amended"});
+        protected(&mut after, &before, &["valueQuantity.unit", "value[x]"]).unwrap();
+        assert_eq!(after, json!({"status": "amended", "valueQuantity": {"value": 1, "unit": "mg"}}));
     }
 
     #[test]

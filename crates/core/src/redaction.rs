@@ -23,6 +23,9 @@ pub struct Plan {
     hidden_params: BTreeSet<String>,
 }
 
+/// The elements that hold a resource's accounts.
+const ACCOUNTS: [&str; 2] = ["meta.account", "meta.accounts"];
+
 impl Plan {
     pub fn new(resource_type: &str, hidden_fields: &[String]) -> Plan {
         let mut hidden_fields = hidden_fields.to_vec();
@@ -35,14 +38,17 @@ impl Plan {
         let mut hidden_params: BTreeSet<String> =
             definitions::search_params(resource_type).filter(|p| touches(&p.expression)).map(|p| p.code.clone()).collect();
         let mut paths = hidden_fields.clone();
-        let compartment_derived = definitions::patient_compartment_params(resource_type).iter().any(|c| hidden_params.contains(c));
-        if compartment_derived {
-            // The Patient compartments, and the accounts a resource inherits
-            // from its Patients, are derived from hidden references.
+        let patients_hidden = definitions::patient_compartment_params(resource_type).iter().any(|c| hidden_params.contains(c));
+        let accounts_hidden = ACCOUNTS.iter().any(|a| touches(a));
+        // `meta.account` is the first of `meta.accounts`: either shows the
+        // other. And the accounts a resource inherits from its Patients
+        // derive from hidden references.
+        if accounts_hidden || (patients_hidden && resource_type != "Patient") {
+            paths.extend(ACCOUNTS.map(str::to_owned));
+        }
+        if patients_hidden || accounts_hidden {
+            // The compartments list the Patients and the accounts.
             paths.push("meta.compartment".to_owned());
-            if resource_type != "Patient" {
-                paths.extend(["meta.account".to_owned(), "meta.accounts".to_owned()]);
-            }
             hidden_params.insert("_compartment".to_owned());
         }
         paths.sort();
@@ -122,6 +128,14 @@ mod tests {
             "meta": {"compartment": [{"reference": "Patient/p1"}], "accounts": [{"reference": "Organization/o"}]}});
         p.apply(&mut o);
         assert_eq!(o, json!({"resourceType": "Observation", "meta": {}}));
+    }
+
+    #[test]
+    fn hidden_accounts_hide_the_compartments_that_list_them() {
+        let p = plan("Patient", &["meta.accounts", "meta.account"]);
+        assert!(p.hides_param("_compartment"));
+        assert!(p.paths().contains(&"meta.compartment".to_owned()));
+        assert!(plan("Patient", &["meta.accounts"]).paths().contains(&"meta.account".to_owned()));
     }
 
     #[test]
