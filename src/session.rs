@@ -83,12 +83,52 @@ fn access_version() -> i64 {
     v
 }
 
-/// Forgets what this backend compiled, after a write that changes access.
-pub fn invalidate() {
+/// Forgets what this backend compiled.
+fn invalidate() {
     CACHED.with(|c| *c.borrow_mut() = None);
     VERSION_SEEN.with(|c| *c.borrow_mut() = None);
     COMPILED.with(|c| c.borrow_mut().clear());
     RESOLVED.with(|c| c.borrow_mut().clear());
+}
+
+thread_local! {
+    /// This transaction wrote something that can change somebody's access.
+    static CHANGED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// After a write that can change somebody's access. The access version moves
+/// when the transaction commits (a pre-commit callback), so that the row it
+/// lives in is locked only for the commit: a transaction that writes a
+/// policy and stays open never makes other tenants' writers wait. Until the
+/// transaction ends, this backend compiles afresh at every statement (what
+/// it compiled may yet be rolled back, to a savepoint too) and caches nothing.
+pub fn access_changed() {
+    invalidate();
+    if CHANGED.with(|c| c.replace(true)) {
+        return;
+    }
+    pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::PreCommit, bump_at_commit);
+    for end in [pgrx::PgXactCallbackEvent::Commit, pgrx::PgXactCallbackEvent::Abort] {
+        pgrx::register_xact_callback(end, || {
+            CHANGED.with(|c| c.set(false));
+            invalidate();
+        });
+    }
+}
+
+/// Moves the access version as the transaction commits. The transaction is
+/// still open, but its statements are done: SPI needs a snapshot of its own.
+fn bump_at_commit() {
+    // SAFETY: at pre-commit a transaction is in progress; the snapshot pushed is popped below.
+    unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot()) };
+    storage::bump_access_version();
+    // SAFETY: pops the snapshot pushed above.
+    unsafe { pg_sys::PopActiveSnapshot() };
+}
+
+/// Whether compiled memberships may be kept (see `access_changed`).
+fn caching() -> bool {
+    !CHANGED.with(std::cell::Cell::get)
 }
 
 /// The caller of the current statement. The statement (or the cursor) that
@@ -109,12 +149,17 @@ fn current() -> (String, Rc<Caller>) {
     }
     let setting = setting();
     let version = access_version();
-    if let Some(hit) = CACHED.with(|c| {
-        c.borrow()
-            .as_ref()
-            .filter(|k| k.outer == outer && k.setting == setting && k.version == version)
-            .map(|k| (k.handle.clone(), Rc::clone(&k.caller)))
-    }) {
+    if let Some(hit) = caching()
+        .then(|| {
+            CACHED.with(|c| {
+                c.borrow()
+                    .as_ref()
+                    .filter(|k| k.outer == outer && k.setting == setting && k.version == version)
+                    .map(|k| (k.handle.clone(), Rc::clone(&k.caller)))
+            })
+        })
+        .flatten()
+    {
         return hit;
     }
     let caller = Rc::new(resolve_caller(outer, &setting));
@@ -122,7 +167,9 @@ fn current() -> (String, Rc<Caller>) {
         Caller::Member(m) => format!("{MEMBER}{version}:{}", m.id),
         _ => NOBODY.to_owned(),
     };
-    CACHED.with(|c| *c.borrow_mut() = Some(Cached { outer, setting, version, handle: handle.clone(), caller: Rc::clone(&caller) }));
+    if caching() {
+        CACHED.with(|c| *c.borrow_mut() = Some(Cached { outer, setting, version, handle: handle.clone(), caller: Rc::clone(&caller) }));
+    }
     (handle, caller)
 }
 
@@ -220,7 +267,7 @@ fn snapshot(handle: &str) -> Rc<Caller> {
         return hit;
     }
     let outer = key.0;
-    if let Some(hit) = RESOLVED.with(|r| r.borrow().get(&key)) {
+    if let Some(hit) = RESOLVED.with(|r| r.borrow().get(&key)).filter(|_| caching()) {
         return hit;
     }
     let caller = Rc::new(resolve_handle(outer, handle));
@@ -228,7 +275,9 @@ fn snapshot(handle: &str) -> Rc<Caller> {
         Caller::Member(m) => m.approx_bytes(),
         _ => handle.len(),
     };
-    RESOLVED.with(|r| r.borrow_mut().insert(key, Rc::clone(&caller), bytes));
+    if caching() {
+        RESOLVED.with(|r| r.borrow_mut().insert(key, Rc::clone(&caller), bytes));
+    }
     caller
 }
 
@@ -312,12 +361,14 @@ const MEMBERSHIP_BUDGET: usize = 64 << 20;
 /// A membership compiled at the current access version (see `compile_membership`).
 fn load_membership(id: &str) -> Result<Rc<Membership>> {
     let version = access_version();
-    if let Some((_, hit)) = COMPILED.with(|c| c.borrow().get(id).filter(|(v, _)| *v == version)) {
+    if let Some((_, hit)) = COMPILED.with(|c| c.borrow().get(id).filter(|(v, _)| *v == version)).filter(|_| caching()) {
         return Ok(hit);
     }
     let compiled = Rc::new(compile_membership(id)?);
     let bytes = compiled.approx_bytes();
-    COMPILED.with(|c| c.borrow_mut().insert(id.to_owned(), (version, Rc::clone(&compiled)), bytes));
+    if caching() {
+        COMPILED.with(|c| c.borrow_mut().insert(id.to_owned(), (version, Rc::clone(&compiled)), bytes));
+    }
     Ok(compiled)
 }
 

@@ -108,8 +108,7 @@ const ACCESS_TYPES: [&str; 6] = ["Project", "ProjectMembership", "AccessPolicy",
 /// row otherwise, with its history row.
 pub fn store(resource_type: &str, project_id: &str, version: &Version, first: bool, deleted: bool) -> Result<()> {
     if ACCESS_TYPES.contains(&resource_type) {
-        storage::bump_access_version();
-        session::invalidate();
+        session::access_changed();
     }
     let meta = &version.content["meta"];
     let id = version.content["id"].as_str().expect("stamped");
