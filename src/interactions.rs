@@ -244,7 +244,7 @@ fn save_changes(caller: &Caller, resource_type: &str, id: &str, current: &Curren
 /// stored accounts (a client cannot erase them, as Medplum's PR 9255 has it),
 /// and for other types than Patient the accounts of the Patients the
 /// resource is about.
-fn accounts_for_write(actor: Actor, resource_type: &str, submitted: &Value, previous: Option<&Current>) -> Accounts {
+fn accounts_for_write<'a>(actor: Actor<'a>, resource_type: &str, submitted: &Value, previous: Option<&Current>) -> Accounts<'a> {
     let m = match actor {
         Actor::Member(m) if !m.policy.admin && !m.policy.super_admin => m,
         _ => return Accounts::Given(resource::accounts(submitted)),
@@ -256,7 +256,22 @@ fn accounts_for_write(actor: Actor, resource_type: &str, submitted: &Value, prev
     if resource_type == "Patient" {
         return Accounts::Given(own);
     }
-    Accounts::Inherited(own)
+    Accounts::Inherited(own, Box::new(move |ids, project_id| visible_patient_accounts(m, ids, project_id)))
+}
+
+/// The accounts of these Patients of the project as the writer sees them:
+/// a Patient it cannot read, or accounts its policy hides from it, give
+/// nothing, so a write tells it nothing it could not read.
+fn visible_patient_accounts(m: &Membership, ids: &[String], project_id: &str) -> Vec<String> {
+    ids.iter()
+        .filter_map(|id| storage::current(Scope::Session, "Patient", id))
+        .filter(|p| !p.deleted && p.project_id == project_id)
+        .flat_map(|p| {
+            let mut seen = p.content;
+            m.read_plan("Patient", &token_refs(&p.tokens)).apply(&mut seen);
+            resource::accounts(&seen)
+        })
+        .collect()
 }
 
 /// `meta.author` of a client's write: its profile (Medplum's rule), or its

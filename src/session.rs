@@ -49,8 +49,8 @@ struct Cached {
 
 thread_local! {
     static CACHED: RefCell<Option<Cached>> = const { RefCell::new(None) };
-    /// The access version seen by the current statement: (xact start, statement start, version).
-    static VERSION_SEEN: RefCell<Option<(i64, i64, i64)>> = const { RefCell::new(None) };
+    /// The access version last read, and the snapshot it was read in.
+    static VERSION_SEEN: RefCell<Option<(SnapshotKey, i64)>> = const { RefCell::new(None) };
 }
 
 /// The role behind this call, as set by login or `SET ROLE`; unaffected by
@@ -69,17 +69,39 @@ fn setting() -> String {
     MEMBERSHIP.get().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
-/// The access version, read once per statement.
-fn access_version() -> i64 {
-    // SAFETY: both read backend globals.
-    let now = unsafe { (pg_sys::GetCurrentTransactionStartTimestamp(), pg_sys::GetCurrentStatementStartTimestamp()) };
-    if let Some((x, s, v)) = VERSION_SEEN.with(|c| *c.borrow()) {
-        if (x, s) == now {
-            return v;
+/// The transactions a snapshot sees as in progress, and its bounds: equal
+/// for two snapshots exactly when no transaction completed between them.
+type SnapshotKey = (u32, u32, Vec<u32>);
+
+fn snapshot_key() -> Option<SnapshotKey> {
+    // SAFETY: the active snapshot, when set, is valid for this call; xip holds xcnt ids.
+    unsafe {
+        let snapshot = pg_sys::GetActiveSnapshot();
+        if snapshot.is_null() {
+            return None;
         }
+        let s = &*snapshot;
+        let mut running: Vec<u32> = if s.xcnt == 0 {
+            Vec::new()
+        } else {
+            std::slice::from_raw_parts(s.xip, s.xcnt as usize).iter().map(|x| u32::from(*x)).collect()
+        };
+        running.sort_unstable();
+        Some((u32::from(s.xmin), u32::from(s.xmax), running))
+    }
+}
+
+/// The access version, read again whenever a transaction may have committed
+/// since it was last read (the statement's snapshot differs), so that a
+/// revocation takes effect at the next statement, even among statements sent
+/// in one message. Without a snapshot it is always read.
+fn access_version() -> i64 {
+    let key = snapshot_key();
+    if let Some(v) = VERSION_SEEN.with(|c| c.borrow().as_ref().filter(|(seen, _)| key.as_ref() == Some(seen)).map(|(_, v)| *v)) {
+        return v;
     }
     let v = storage::access_version();
-    VERSION_SEEN.with(|c| *c.borrow_mut() = Some((now.0, now.1, v)));
+    VERSION_SEEN.with(|c| *c.borrow_mut() = key.map(|k| (k, v)));
     v
 }
 
@@ -107,7 +129,9 @@ pub fn access_changed() {
     if CHANGED.with(|c| c.replace(true)) {
         return;
     }
+    // A prepared transaction (two-phase commit) carries the bump with it.
     pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::PreCommit, bump_at_commit);
+    pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::PrePrepare, bump_at_commit);
     for end in [pgrx::PgXactCallbackEvent::Commit, pgrx::PgXactCallbackEvent::Abort] {
         pgrx::register_xact_callback(end, || {
             CHANGED.with(|c| c.set(false));

@@ -53,7 +53,6 @@ const PAGE: Statement = statement!("page", [TEXTOID, TEXTOID, TEXTOID], false);
 const REINDEX_ROW: Statement = statement!("reindex_row", [TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, JSONBOID], true);
 const VERIFY_HISTORY: Statement = statement!("verify_history", [], false);
 const CHECKS_REFERENCES: Statement = statement!("checks_references", [TEXTOID], false);
-const PATIENT_ACCOUNTS: Statement = statement!("patient_accounts", [TEXTARRAYOID, TEXTOID], false);
 const USER_BY_EMAIL: Statement = statement!("user_by_email", [TEXTOID, TEXTOID], false);
 const VERSION: Statement = statement!("version", [TEXTOID, TEXTOID, TEXTOID], false);
 const EXTENSION_SCHEMA: Statement = statement!("extension_schema", [], false);
@@ -242,6 +241,7 @@ pub struct NewVersion<'a> {
 /// nothing was written: the first version of an id another transaction
 /// created meanwhile.
 pub fn write(version: NewVersion, first: bool) -> bool {
+    refuse_if_read_only();
     let args: [DatumWithOid; 8] = [
         version.resource_type.into(),
         version.id.into(),
@@ -276,6 +276,20 @@ pub fn history(resource_type: &str, id: &str) -> Vec<Version> {
 
 pub fn access_version() -> i64 {
     run(&ACCESS_VERSION, &[], |rows| Ok(one::<i64>(rows)?.unwrap_or(0)))
+}
+
+/// A write in a read-only transaction (on a hot standby every transaction
+/// is) is refused as PostgreSQL refuses one, before anything would need a
+/// transaction id.
+pub fn refuse_if_read_only() {
+    // SAFETY: reads a backend global.
+    if unsafe { pg_sys::XactReadOnly } {
+        crate::errors::raise_with(
+            PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION,
+            "cannot write a resource in a read-only transaction",
+            "On a hot standby, write to the primary.",
+        );
+    }
 }
 
 /// After a write that can change somebody's access.
@@ -369,13 +383,6 @@ pub fn checks_references(project_id: &str) -> bool {
 /// The User with `email` in `project_id` ('' for global users).
 pub fn user_by_email(email: &str, project_id: &str) -> Option<String> {
     run(&USER_BY_EMAIL, &[email.into(), project_id.into()], one::<String>)
-}
-
-/// The accounts of the Patients with these ids.
-pub fn patient_accounts(patient_ids: Vec<String>, project_id: &str) -> Vec<String> {
-    run(&PATIENT_ACCOUNTS, &[patient_ids.into(), project_id.into()], |rows| {
-        rows.map(|row| Ok(row.get::<String>(1)?.unwrap_or_default())).collect()
-    })
 }
 
 /// Whether any version of any resource is stored.

@@ -16,12 +16,16 @@ pub struct Version {
 }
 
 /// The accounts (`meta.accounts`) of a new version.
-pub enum Accounts {
+/// The accounts of Patients (by id) of a project, as a writer may inherit them.
+pub type Inherit<'a> = Box<dyn Fn(&[String], &str) -> Vec<String> + 'a>;
+
+pub enum Accounts<'a> {
     /// As written: the system's and admins' writes.
     Given(Vec<String>),
     /// Medplum's rule for everyone else: these, then the accounts of the
-    /// Patients the resource is about (read once the content is indexed).
-    Inherited(Vec<String>),
+    /// Patients the resource is about, as the function gives them for their
+    /// ids and the resource's project (called once the content is indexed).
+    Inherited(Vec<String>, Inherit<'a>),
 }
 
 /// Stamps `content` as the version after `previous` (none for a create), in
@@ -44,10 +48,10 @@ pub fn build(
     let index = search::index(&content)?;
     let accounts = match accounts {
         Accounts::Given(given) => given,
-        Accounts::Inherited(mut own) => {
+        Accounts::Inherited(mut own, inherit) => {
             let patients: Vec<String> = index.patients.iter().filter_map(|p| p.strip_prefix("Patient/")).map(str::to_owned).collect();
             if !patients.is_empty() {
-                for a in storage::patient_accounts(patients, project_id) {
+                for a in inherit(&patients, project_id) {
                     if !a.is_empty() && !own.contains(&a) {
                         own.push(a);
                     }

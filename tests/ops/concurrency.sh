@@ -9,6 +9,9 @@ pg_config=$1
 bindir=$("$pg_config" --bindir)
 cluster=$(start_cluster "$pg_config")
 trap 'stop_cluster "$pg_config" "$cluster"' EXIT
+# Two-phase commit, for the revocation through PREPARE TRANSACTION below.
+echo "max_prepared_transactions = 4" >> "$cluster/data/postgresql.conf"
+runuser -u postgres -- "$bindir/pg_ctl" -D "$cluster/data" -l "$cluster/log" -m fast -w restart >/dev/null
 sql() { "$bindir/psql" -X -q -At -h "$cluster" -U postgres -d race -v ON_ERROR_STOP=1 "$@"; }
 is() { if [ "$1" = "$2" ]; then echo "ok - $3"; else echo "not ok - $3: got $1, want $2"; fi; }
 
@@ -109,6 +112,30 @@ wait
 if [ "$waited" -lt 3000 ]; then echo "ok - an open transaction that wrote a policy does not block another project's invite (${waited} ms)";
 else echo "not ok - another project's invite waited ${waited} ms for an open transaction"; fi
 is "$(sql -c "SELECT count(*) FROM fhir.resource WHERE resource_type = 'AccessPolicy'")" 1 "and the policy committed"
+
+# A revocation takes effect at the next statement, even among statements
+# sent in one message, and when it commits through two-phase commit.
+sql >/dev/null <<'SQL'
+CREATE ROLE race_nurse LOGIN;
+SELECT fhir.grant_client('race_nurse');
+SELECT fhir.invite('p', '{"resourceType": "Practitioner", "email": "nurse@example.org"}')->>'id' AS nurse \gset
+SELECT fhir.bind_role('race_nurse', :'nurse');
+CREATE TABLE nurse AS SELECT :'nurse'::text AS id;
+SQL
+nurse=$(sql -c "SELECT id FROM nurse")
+revoke() { sql -c "SELECT fhir.patch('ProjectMembership', '$nurse', '[{\"op\": \"add\", \"path\": \"/active\", \"value\": $1}]') IS NOT NULL" >/dev/null; }
+messages=$( { "$bindir/psql" -X -q -At -h "$cluster" -U race_nurse -d race \
+       -c "SELECT count(*) > 0 FROM fhir.resources WHERE resource_type = 'Patient'; SELECT 'slept' FROM pg_sleep(3); SELECT count(*) FROM fhir.resources WHERE resource_type = 'Patient'" 2>&1 | tr '\n' ' ' > "$cluster/one_message.txt"; } &
+  sleep 1; revoke false; wait; cat "$cluster/one_message.txt")
+is "$messages" "t slept 0 " "a membership deactivated while a message's statements run is refused from its next statement"
+revoke true
+{ "$bindir/psql" -X -q -At -h "$cluster" -U race_nurse -d race \
+       -c "SELECT count(*) > 0 FROM fhir.resources WHERE resource_type = 'Patient'; SELECT 'slept' FROM pg_sleep(4); SELECT count(*) FROM fhir.resources WHERE resource_type = 'Patient'" 2>&1 | tr '\n' ' ' > "$cluster/prepared.txt"; } &
+sleep 1
+sql -c "BEGIN; SELECT fhir.patch('ProjectMembership', '$nurse', '[{\"op\": \"add\", \"path\": \"/active\", \"value\": false}]') IS NOT NULL; PREPARE TRANSACTION 'revoke';" >/dev/null
+sql -c "COMMIT PREPARED 'revoke'" >/dev/null
+wait
+is "$(cat "$cluster/prepared.txt")" "t slept 0 " "a revocation committed through PREPARE TRANSACTION applies to the next statement"
 
 # SIGKILL during writes: every committed write survives crash recovery, and
 # every current row is the newest of its history.

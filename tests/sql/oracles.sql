@@ -11,7 +11,7 @@ SELECT fhir.grant_client('or_gateway', gateway => true, session_scope => true);
 SELECT fhir.create('{"resourceType": "Project", "id": "pa", "name": "A"}');
 SELECT fhir.create('{"resourceType": "Project", "id": "pb", "name": "B"}');
 SELECT fhir.create('{"resourceType": "Patient", "id": "mine", "gender": "female", "meta": {"project": "pa"}}');
-SELECT fhir.create('{"resourceType": "Patient", "id": "excluded", "gender": "male", "meta": {"project": "pa"}}');
+SELECT fhir.create('{"resourceType": "Patient", "id": "excluded", "gender": "male", "meta": {"project": "pa", "accounts": [{"reference": "Organization/secret"}]}}');
 SELECT fhir.create('{"resourceType": "Patient", "id": "foreign", "gender": "female", "meta": {"project": "pb"}}');
 SELECT fhir.update('{"resourceType": "Patient", "id": "foreign", "gender": "female", "active": true, "meta": {"project": "pb"}}');
 SELECT fhir.delete('Patient', 'foreign') IS NULL AS deleted_foreign_once;
