@@ -26,7 +26,7 @@ require_root() {
 install_packages() {
   local pkgs=(postgresql-15 postgresql-server-dev-15 libclang-dev clang pkg-config
               sudo bison flex libreadline-dev zlib1g-dev dpkg-dev build-essential
-              curl ca-certificates git)
+              curl ca-certificates git pgbouncer)
   local missing=()
   for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
