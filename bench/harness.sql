@@ -3,6 +3,9 @@
 -- system (or as another membership), interleaved run by run.
 \set ON_ERROR_STOP 1
 \set QUIET 1
+-- The measured queries run as a client, which may EXPLAIN ANALYZE only when a
+-- superuser allows it for the session.
+SET fhir.explain_analyze = on;
 
 CREATE TABLE IF NOT EXISTS bench.result (
     no text PRIMARY KEY, name text, target text, max_ratio numeric,

@@ -5,18 +5,32 @@
 //! extension's schema: the refusal depends on the role alone, never on the
 //! data, so it is no oracle itself. Plain EXPLAIN shows estimates only and is
 //! allowed. The hook is installed when the library loads, which
-//! `shared_preload_libraries` makes happen before any statement.
+//! `shared_preload_libraries` makes happen before any statement. A superuser
+//! may allow it for a session (`SET fhir.explain_analyze = on`, then `SET
+//! ROLE`), to benchmark or diagnose a client's plans; the row counts then
+//! show what other tenants hold.
 
 use crate::errors::raise;
 use fhir_access_core::outcome::FhirError;
 use pgrx::fcinfo::direct_function_call;
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::pg_sys;
 use pgrx::IntoDatum;
 use std::ffi::{c_char, CStr};
 
 static mut PREVIOUS: pg_sys::ProcessUtility_hook_type = None;
 
+static ALLOWED: GucSetting<bool> = GucSetting::<bool>::new(false);
+
 pub fn install() {
+    GucRegistry::define_bool_guc(
+        c"fhir.explain_analyze",
+        c"Allows EXPLAIN ANALYZE to fhir_access clients in this session.",
+        c"Superuser-only: the row counts include rows that access control hides from the client.",
+        &ALLOWED,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
     // SAFETY: _PG_init runs once per backend, before any statement.
     unsafe {
         PREVIOUS = pg_sys::ProcessUtility_hook;
@@ -76,7 +90,7 @@ unsafe extern "C-unwind" fn process_utility(
     qc: *mut pg_sys::QueryCompletion,
 ) {
     // SAFETY: PostgreSQL passes a valid PlannedStmt.
-    if unsafe { is_explain_analyze((*pstmt).utilityStmt) } && is_restricted() {
+    if unsafe { is_explain_analyze((*pstmt).utilityStmt) } && !ALLOWED.get() && is_restricted() {
         raise(FhirError::forbidden(
             "EXPLAIN ANALYZE is not available to fhir_access clients: its row counts include rows that access control hides (use EXPLAIN)",
         ));

@@ -84,6 +84,14 @@ SELECT t.lives($$ EXPLAIN (ANALYZE false) SELECT * FROM fhir.resources $$, 'EXPL
 SELECT t.is((SELECT count(*) FROM fhir.resources WHERE id = 'mine'), 1::bigint, 'after a refused EXPLAIN ANALYZE the session works as before');
 RESET ROLE;
 SELECT t.lives($$ EXPLAIN ANALYZE SELECT * FROM fhir.resources WHERE id = 'foreign-live' $$, 'the system may EXPLAIN ANALYZE');
+SET ROLE or_gateway;
+SELECT t.throws($$ SET fhir.explain_analyze = on $$, '42501', 'a client cannot allow itself EXPLAIN ANALYZE');
+RESET ROLE;
+SET fhir.explain_analyze = on;
+SET ROLE or_gateway;
+SELECT t.lives($$ EXPLAIN ANALYZE SELECT * FROM fhir.resources $$, 'a superuser may allow it for a session, to diagnose a client''s plans');
+RESET ROLE;
+RESET fhir.explain_analyze;
 DROP ROLE IF EXISTS or_other;
 CREATE ROLE or_other;
 SET ROLE or_other;
