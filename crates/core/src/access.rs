@@ -33,8 +33,17 @@ pub struct Membership {
     policy_bytes: OnceCell<Vec<u8>>,
     /// About how much memory the compiled membership takes (for cache budgets).
     approx_bytes: usize,
-    /// Redaction plans by type and entry, made on first use (see `plan`).
-    plans: RefCell<HashMap<(String, PlanOf), Rc<Plan>>>,
+    /// Redaction plans by type, made on first use (see `plan`): looked up
+    /// per row, so without building a key.
+    plans: RefCell<HashMap<String, TypePlans>>,
+}
+
+/// One type's redaction plans, and the one read entry that decides every
+/// row's plan when there is one (see `read_plan`).
+#[derive(Default)]
+struct TypePlans {
+    by: HashMap<PlanOf, Rc<Plan>>,
+    every_row: Option<Option<usize>>,
 }
 
 /// What a redaction plan is made of.
@@ -263,8 +272,7 @@ impl Membership {
 
     /// The redaction plan of one entry, of every entry of the type, or of a search.
     fn plan(&self, resource_type: &str, of: PlanOf) -> Rc<Plan> {
-        let key = (resource_type.to_owned(), of);
-        if let Some(hit) = self.plans.borrow().get(&key) {
+        if let Some(hit) = self.plans.borrow().get(resource_type).and_then(|t| t.by.get(&of)) {
             return Rc::clone(hit);
         }
         let interactions: &[Interaction] = match of {
@@ -281,21 +289,30 @@ impl Membership {
             hidden.clone_from(&self.policy.entries[i].hidden_fields);
         }
         let plan = Rc::new(Plan::new(resource_type, &hidden));
-        self.plans.borrow_mut().insert(key, Rc::clone(&plan));
+        self.plans.borrow_mut().entry(resource_type.to_owned()).or_default().by.insert(of, Rc::clone(&plan));
         plan
+    }
+
+    /// The read entry whose plan is every row's: when every row is admitted
+    /// and every read entry hides the same fields, the first of them.
+    fn every_row_entry(&self, resource_type: &str) -> Option<usize> {
+        if let Some(known) = self.plans.borrow().get(resource_type).and_then(|t| t.every_row) {
+            return known;
+        }
+        let entries: Vec<usize> = self.policy.indexed_entries_for(resource_type, Interaction::Read).map(|(i, _)| i).collect();
+        let uniform = entries.windows(2).all(|w| self.policy.entries[w[0]].hidden_fields == self.policy.entries[w[1]].hidden_fields);
+        let found = entries.first().copied().filter(|_| uniform && self.type_open(Interaction::Read, resource_type));
+        self.plans.borrow_mut().entry(resource_type.to_owned()).or_default().every_row = Some(found);
+        found
     }
 
     /// How a resource with these tokens is redacted for this session: by the
     /// first entry granting read that admits it, or, when none does (a
     /// create-only entry), by every entry of the type.
     pub fn read_plan(&self, resource_type: &str, tokens: &[&str]) -> Rc<Plan> {
-        let entries: Vec<usize> = self.policy.indexed_entries_for(resource_type, Interaction::Read).map(|(i, _)| i).collect();
-        let uniform = entries.windows(2).all(|w| self.policy.entries[w[0]].hidden_fields == self.policy.entries[w[1]].hidden_fields);
-        let of = match entries.first() {
-            // Every row is admitted and every entry hides the same fields: no
-            // need to find the one that admits the row.
-            Some(&first) if uniform && self.type_open(Interaction::Read, resource_type) => PlanOf::Entry(first),
-            _ => self.first_index(Interaction::Read, resource_type, tokens).map_or(PlanOf::AnyEntry, PlanOf::Entry),
+        let of = match self.every_row_entry(resource_type) {
+            Some(first) => PlanOf::Entry(first),
+            None => self.first_index(Interaction::Read, resource_type, tokens).map_or(PlanOf::AnyEntry, PlanOf::Entry),
         };
         self.plan(resource_type, of)
     }
