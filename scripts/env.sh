@@ -159,11 +159,13 @@ install_extension() {
 # Initialises a cluster owned by the postgres user in DIR/data, listening only
 # on a unix socket in DIR, with fhir_access preloaded (so its settings exist
 # before any client connects); further arguments are postgresql.conf lines.
+# Data checksums are on for every version, as 18 has them by default, so that
+# pg_upgrade can pair any two.
 init_cluster() {
   local dir=$1 bindir=$2
   shift 2
   chown postgres: "$dir"
-  runuser -u postgres -- "$bindir/initdb" -D "$dir/data" -U postgres -A trust --no-sync >/dev/null
+  runuser -u postgres -- "$bindir/initdb" -D "$dir/data" -U postgres -A trust --data-checksums --no-sync >/dev/null
   { printf "listen_addresses = ''\nunix_socket_directories = '%s'\nshared_preload_libraries = 'fhir_access'\n" "$dir"
     printf '%s\n' "$@"; } >> "$dir/data/postgresql.conf"
 }
@@ -182,4 +184,38 @@ stop_cluster() {
   local pg_config=$1 dir=$2
   runuser -u postgres -- "$("$pg_config" --bindir)/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null || true
   rm -rf "$dir"
+}
+
+# The commit of recorded release VERSION (releases.txt).
+release_commit() {
+  awk -v v="$1" '!/^#/ && $1 == v { print $2 }' "$REPO_ROOT/releases.txt"
+}
+
+# Builds recorded release VERSION for PostgreSQL MAJOR from its commit, once:
+# the packaged files (lib and share trees) are cached under a key made of the
+# commit, the major, the PostgreSQL build, rustc and pgrx. Prints the
+# package directory.
+build_release() {
+  local version=$1 major=$2 pg_config=$3 commit rustc_v key dir work
+  commit=$(release_commit "$version")
+  [ -n "$commit" ] || die "release $version is not recorded in releases.txt"
+  rustc_v=$(rustc --version | awk '{print $2}')
+  key="$version-${commit:0:12}-pg$major-$("$pg_config" --version | awk '{print $2}')-rustc$rustc_v-pgrx$PGRX_VERSION"
+  dir="$FHIR_ACCESS_CACHE/releases/$key"
+  if [ ! -f "$dir/.complete" ]; then
+    log "building release $version ($commit) for PostgreSQL $major (once)"
+    rm -rf "$dir"
+    work="$FHIR_ACCESS_CACHE/releases/build-$key"
+    rm -rf "$work" && mkdir -p "$work/src"
+    git -C "$REPO_ROOT" archive "$commit" | tar -x -C "$work/src"
+    # Its own target directory: cargo's fingerprints are not shared across source trees.
+    if ! (cd "$work/src" && CARGO_TARGET_DIR="$work/target" cargo pgrx package --debug --package fhir_access \
+          --pg-config "$pg_config" --no-default-features --features "pg$major" --out-dir "$dir.tmp" >"$work/build.log" 2>&1); then
+      tail -n 30 "$work/build.log" >&2
+      die "building release $version failed (log above)"
+    fi
+    rm -rf "$work"
+    mv "$dir.tmp" "$dir" && touch "$dir/.complete"
+  fi
+  echo "$dir"
 }

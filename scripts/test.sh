@@ -2,7 +2,8 @@
 # Runs every test: the pure-Rust crates (cargo test), then the SQL
 # specification in tests/sql against the installed extension on each
 # PostgreSQL version (PG_VERSIONS, default "15 17 18"), each test file in a
-# fresh database. Prints one closing line: "N passed, N failed".
+# fresh database, then the operations in tests/ops on each version and the
+# cross-version ones in tests/versions. Prints one closing line: "N passed, N failed".
 #
 #   sudo scripts/test.sh                  # everything
 #   PG_VERSIONS=15 SQL_ONLY=1 scripts/test.sh view   # one version, SQL files matching "view"
@@ -15,6 +16,24 @@ filter=${1:-}
 passed=0
 failed=0
 failures=()
+
+# Runs a script that prints "ok - ..." / "not ok - ..." lines, and counts them.
+run_script() {
+  local label=$1 name=$2 out status ok bad
+  shift 2
+  out=$(bash "$@" 2>&1) && status=0 || status=$?
+  ok=$(grep -c '^ok - ' <<<"$out" || true)
+  bad=$(grep -c '^not ok - ' <<<"$out" || true)
+  if [ "$status" -ne 0 ]; then
+    bad=$((bad + 1)); failures+=("$label $name: stopped by an error")
+    printf '%s\n' "$out" | grep -v '^ok - ' | tail -n 15 | sed "s/^/  $label ${name//\//\\/}: /"
+  elif [ "$bad" -gt 0 ]; then
+    failures+=("$label $name")
+    printf '%s\n' "$out" | grep -v '^ok - ' | sed "s/^/  $label ${name//\//\\/}: /"
+  fi
+  printf '  %s %-28s %3d ok %3d not ok\n' "$label" "$name" "$ok" "$bad"
+  passed=$((passed + ok)); failed=$((failed + bad))
+}
 
 if [ -z "${SQL_ONLY:-}" ]; then
   log "cargo test (pure-Rust crates)"
@@ -77,23 +96,17 @@ for major in ${PG_VERSIONS:-15 17 18}; do
   trap - EXIT
   # Operations that need clusters of their own (tests/ops).
   if [ -z "$filter" ] || [[ ops == *"$filter"* ]]; then
-    for ops in "$REPO_ROOT"/tests/ops/*.sh; do
-      name=$(basename "$ops" .sh)
-      out=$(bash "$ops" "$pg_config" 2>&1) && status=0 || status=$?
-      ok=$(grep -c '^ok - ' <<<"$out" || true)
-      bad=$(grep -c '^not ok - ' <<<"$out" || true)
-      if [ "$status" -ne 0 ]; then
-        bad=$((bad + 1)); failures+=("pg$major ops/$name: stopped by an error")
-        printf '%s\n' "$out" | grep -v '^ok - ' | tail -n 15 | sed "s/^/  pg$major ops\/$name: /"
-      elif [ "$bad" -gt 0 ]; then
-        failures+=("pg$major ops/$name")
-        printf '%s\n' "$out" | grep -v '^ok - ' | sed "s/^/  pg$major ops\/$name: /"
-      fi
-      printf '  pg%s %-28s %3d ok %3d not ok\n' "$major" "ops/$name" "$ok" "$bad"
-      passed=$((passed + ok)); failed=$((failed + bad))
-    done
+    for ops in "$REPO_ROOT"/tests/ops/*.sh; do run_script "pg$major" "ops/$(basename "$ops" .sh)" "$ops" "$pg_config"; done
   fi
 done
+
+# Operations across versions (tests/versions: pg_upgrade), when all three ran.
+if [ "${PG_VERSIONS:-15 17 18}" = "15 17 18" ] && { [ -z "$filter" ] || [[ versions == *"$filter"* ]]; }; then
+  for script in "$REPO_ROOT"/tests/versions/*.sh; do
+    run_script "pg15-18" "versions/$(basename "$script" .sh)" "$script" \
+      "$(pg_config_for 15)" "$(pg_config_for 17)" "$(pg_config_for 18)"
+  done
+fi
 
 if [ ${#failures[@]} -gt 0 ]; then
   printf '\nfailed: %s\n' "${failures[@]}"

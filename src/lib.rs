@@ -17,6 +17,7 @@ mod maintenance;
 mod search;
 mod session;
 mod storage;
+mod version_gate;
 mod versions;
 
 ::pgrx::pg_module_magic!(name, version);
@@ -43,4 +44,5 @@ pgrx::extension_sql_file!("../sql/search.sql", name = "search", requires = ["acc
 pub extern "C-unwind" fn _PG_init() {
     session::define_settings();
     explain_guard::install();
+    version_gate::install();
 }
