@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Runs every test: the pure-Rust crates (cargo test), then the SQL
-# specification in tests/sql against the installed extension on each
-# PostgreSQL version (PG_VERSIONS, default "15 17 18"), each test file in a
-# fresh database, then the operations in tests/ops on each version and the
-# cross-version ones in tests/versions. Prints one closing line: "N passed, N failed".
+# Runs every test: the pure-Rust crates (cargo test), then on each
+# PostgreSQL version (PG_VERSIONS, default "15 17 18") the shell's
+# #[pg_test]s (cargo pgrx test), the SQL specification in tests/sql against
+# the installed extension (each file in a fresh database) and the operations
+# in tests/ops; then the cross-version ones in tests/versions. Prints one
+# closing line: "N passed, N failed".
 #
 #   sudo scripts/test.sh                  # everything
 #   PG_VERSIONS=15 SQL_ONLY=1 scripts/test.sh view   # one version, SQL files matching "view"
@@ -58,6 +59,22 @@ fi
 
 for major in ${PG_VERSIONS:-15 17 18}; do
   pg_config=$(pg_config_for "$major")
+  if [ -z "${SQL_ONLY:-}" ]; then
+    # Before install_extension: `cargo pgrx test` installs its own test build.
+    log "cargo pgrx test pg$major (the shell's #[pg_test]s)"
+    cargo pgrx init "--pg$major" "$pg_config" >/dev/null
+    pgdata=$(mktemp -d /tmp/fhir_access_pgrx.XXXXXX) && chown postgres: "$pgdata"
+    pgrx_out=$(cd "$REPO_ROOT" && cargo pgrx test -p fhir_access "pg$major" --runas postgres --pgdata "$pgdata/data" 2>&1) \
+      && pgrx_status=0 || pgrx_status=$?
+    rm -rf "$pgdata"
+    read -r tp tf < <(awk '/^test result:/ {p += $4; f += $6} END {print p+0, f+0}' <<<"$pgrx_out")
+    grep -E '^test .*(FAILED|ok)$|^test result' <<<"$pgrx_out" | sed "s/^/  pg$major /" || true
+    if [ "$pgrx_status" -ne 0 ]; then
+      [ "$tf" -eq 0 ] && tf=1
+      failures+=("pg$major cargo pgrx test"); tail -n 30 <<<"$pgrx_out"
+    fi
+    passed=$((passed + tp)); failed=$((failed + tf))
+  fi
   install_extension "$major" "$pg_config"
   if [ -z "${SQL_ONLY:-}" ] && [ -z "${linted:-}" ]; then
     log "cargo clippy -D warnings (the extension, PostgreSQL $major)"

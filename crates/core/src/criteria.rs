@@ -160,7 +160,7 @@ impl Criteria {
     }
 
     /// A parameter's definition; for `*` only the `_` parameters every type has.
-    fn definition(&self, code: &str) -> Option<&'static SearchParam> {
+    pub(crate) fn definition(&self, code: &str) -> Option<&'static SearchParam> {
         // Definitions give every searchable type the same `_` parameters:
         // Patient stands for all of them.
         let owner = match self.resource_type.as_str() {

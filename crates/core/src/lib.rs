@@ -4,6 +4,7 @@ pub mod access;
 pub mod criteria;
 pub mod definitions;
 pub mod fields;
+pub mod lint;
 pub mod outcome;
 pub mod patch;
 pub mod policy;

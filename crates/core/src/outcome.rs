@@ -92,16 +92,17 @@ impl FhirError {
     }
 
     pub fn operation_outcome(&self) -> Value {
-        let mut issue = json!({
-            "severity": "error",
-            "code": self.kind.issue_code(),
-            "details": { "text": self.message },
-        });
+        let mut outcome = operation_outcome(self.kind.issue_code(), &self.message);
         if !self.expression.is_empty() {
-            issue["expression"] = json!(self.expression);
+            outcome["issue"][0]["expression"] = json!(self.expression);
         }
-        json!({ "resourceType": "OperationOutcome", "issue": [issue] })
+        outcome
     }
+}
+
+/// An OperationOutcome of one error issue with `code` (http://hl7.org/fhir/issue-type).
+pub fn operation_outcome(code: &str, message: &str) -> Value {
+    json!({ "resourceType": "OperationOutcome", "issue": [{ "severity": "error", "code": code, "details": { "text": message } }] })
 }
 
 impl fmt::Display for FhirError {

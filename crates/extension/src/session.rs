@@ -529,7 +529,7 @@ fn _session(fcinfo: pg_sys::FunctionCallInfo) -> String {
 
 /// True for the system and for members of a super-admin project.
 #[pg_extern(stable, parallel_safe)]
-fn _session_all_projects(session: &str) -> bool {
+pub(crate) fn _session_all_projects(session: &str) -> bool {
     match &*snapshot(session) {
         Caller::System => true,
         Caller::Member(m) => m.policy.super_admin,
@@ -539,7 +539,7 @@ fn _session_all_projects(session: &str) -> bool {
 
 /// The projects whose rows the session may see (besides `_session_all_projects`).
 #[pg_extern(stable, parallel_safe)]
-fn _session_projects(session: &str) -> Vec<String> {
+pub(crate) fn _session_projects(session: &str) -> Vec<String> {
     match &*snapshot(session) {
         Caller::Member(m) => vec![m.project_id.clone()],
         _ => Vec::new(),
@@ -549,7 +549,7 @@ fn _session_projects(session: &str) -> Vec<String> {
 /// Tokens one of which every row the session may use carries (the GIN
 /// condition of row-level security); every type's for the system.
 #[pg_extern(stable, parallel_safe)]
-fn _session_keys(session: &str, interaction_code: &str) -> Vec<String> {
+pub(crate) fn _session_keys(session: &str, interaction_code: &str) -> Vec<String> {
     match &*snapshot(session) {
         Caller::System => definitions::resource_types().map(search::type_token).collect(),
         Caller::Member(m) => m.keys(interaction(interaction_code)).to_vec(),
@@ -586,7 +586,7 @@ fn _session_match(session: &str, interaction_code: &str, resource_type: &str, to
 
 /// True when some entry of the session hides fields: only then is content redacted.
 #[pg_extern(stable, parallel_safe)]
-fn _session_redacts(session: &str) -> bool {
+pub(crate) fn _session_redacts(session: &str) -> bool {
     match &*snapshot(session) {
         Caller::Member(m) => m.policy.entries.iter().any(|e| !e.hidden_fields.is_empty()),
         _ => false,

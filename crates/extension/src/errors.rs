@@ -1,7 +1,7 @@
 //! Raising a `FhirError` as a PostgreSQL ERROR with the SQLSTATE of API.md and
 //! the OperationOutcome as DETAIL, so an app server can pass it on unchanged.
 
-use fhir_access_core::outcome::{ErrorKind, FhirError};
+use fhir_access_core::outcome::{self, ErrorKind, FhirError};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
@@ -21,9 +21,15 @@ pub fn raise(err: FhirError) -> ! {
     unreachable!("ERROR does not return")
 }
 
-/// An ERROR that is not a FHIR interaction's (no OperationOutcome), with a hint.
-pub fn raise_with(code: PgSqlErrorCode, message: &'static str, hint: &'static str) -> ! {
-    ErrorReport::new(code, message, "fhir_access").set_hint(hint).report(PgLogLevel::ERROR);
+/// An ERROR outside the FHIR interactions (DDL guards, a read-only server, a
+/// library awaiting its update), with a hint. Its DETAIL is still an
+/// OperationOutcome (issue code `exception`), so a gateway can pass it on.
+pub fn raise_with(code: PgSqlErrorCode, message: impl Into<String>, hint: &str) -> ! {
+    let message = message.into();
+    ErrorReport::new(code, message.clone(), "fhir_access")
+        .set_detail(outcome::operation_outcome("exception", &message).to_string())
+        .set_hint(hint)
+        .report(PgLogLevel::ERROR);
     unreachable!("ERROR does not return")
 }
 

@@ -6,8 +6,8 @@
 //! inspect, back up and update. Once the versions match, the backend never
 //! looks again (a version only moves forward, and only by the update).
 
+use crate::errors::raise_with;
 use pgrx::pg_sys;
-use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::FromDatum;
 
@@ -38,17 +38,12 @@ unsafe extern "C-unwind" fn check(pstate: *mut pg_sys::ParseState, query: *mut p
             return;
         }
         match installed_version() {
-            Some(installed) if installed != LIBRARY_VERSION => {
-                if !pg_sys::superuser() {
-                    ErrorReport::new(
-                        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                        format!("fhir_access {installed} is installed in this database, but the library is {LIBRARY_VERSION}"),
-                        "fhir_access",
-                    )
-                    .set_hint("A superuser runs ALTER EXTENSION fhir_access UPDATE.")
-                    .report(PgLogLevel::ERROR);
-                }
-            }
+            Some(installed) if installed != LIBRARY_VERSION && !pg_sys::superuser() => raise_with(
+                PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                format!("fhir_access {installed} is installed in this database, but the library is {LIBRARY_VERSION}"),
+                "A superuser runs ALTER EXTENSION fhir_access UPDATE.",
+            ),
+            Some(installed) if installed != LIBRARY_VERSION => {}
             Some(_) => MATCHED = true,
             // Not installed: looked up again, since CREATE EXTENSION may name an older version.
             None => {}

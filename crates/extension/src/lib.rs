@@ -13,7 +13,10 @@ mod explain_guard;
 mod interactions;
 mod invite;
 mod jsonb;
+mod lint;
 mod maintenance;
+#[cfg(any(test, feature = "pg_test"))]
+mod pg_tests;
 mod search;
 mod session;
 mod storage;
@@ -45,4 +48,14 @@ pub extern "C-unwind" fn _PG_init() {
     session::define_settings();
     explain_guard::install();
     version_gate::install();
+}
+
+/// What `cargo pgrx test` needs: the library preloaded, as in production.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec!["shared_preload_libraries = 'fhir_access'"]
+    }
 }

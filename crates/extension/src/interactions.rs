@@ -375,6 +375,7 @@ fn check_resource(resource: &Value) -> Result<&str> {
     let resource_type = resource::check(resource)?;
     if resource_type == "AccessPolicy" {
         policy::validate(resource)?;
+        crate::lint::notify(resource);
     }
     Ok(resource_type)
 }
