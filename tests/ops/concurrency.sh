@@ -5,6 +5,7 @@
 #
 #   tests/ops/concurrency.sh PG_CONFIG
 source "$(dirname "$0")/../../scripts/env.sh"
+source "$REPO_ROOT/tests/lib.sh"
 pg_config=$1
 bindir=$("$pg_config" --bindir)
 cluster=$(start_cluster "$pg_config")
@@ -13,7 +14,6 @@ trap 'stop_cluster "$pg_config" "$cluster"' EXIT
 echo "max_prepared_transactions = 4" >> "$cluster/data/postgresql.conf"
 runuser -u postgres -- "$bindir/pg_ctl" -D "$cluster/data" -l "$cluster/log" -m fast -w restart >/dev/null
 sql() { "$bindir/psql" -X -q -At -h "$cluster" -U postgres -d race -v ON_ERROR_STOP=1 "$@"; }
-is() { if [ "$1" = "$2" ]; then echo "ok - $3"; else echo "not ok - $3: got $1, want $2"; fi; }
 
 "$bindir/createdb" -h "$cluster" -U postgres race
 sql >/dev/null <<'SQL'

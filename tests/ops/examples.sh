@@ -8,6 +8,7 @@
 #
 #   tests/ops/examples.sh PG_CONFIG
 source "$(dirname "$0")/../../scripts/env.sh"
+source "$REPO_ROOT/tests/lib.sh"
 pg_config=$1
 bindir=$("$pg_config" --bindir)
 examples=$REPO_ROOT/examples
@@ -39,7 +40,7 @@ pool=$(mktemp -d /tmp/fhir_access_pool.XXXXXX)
 out=$(mktemp -d /tmp/fhir_access_examples.XXXXXX)
 chown postgres: "$pool"
 cleanup() {
-  [ -f "$pool/pgbouncer.pid" ] && kill "$(cat "$pool/pgbouncer.pid")" 2>/dev/null
+  stop_pgbouncer "$pool"
   rm -rf "$pool" "$out"
   stop_cluster "$pg_config" "$cluster"
 }
@@ -53,24 +54,7 @@ sql -d clinic -f "$examples/clinic.sql"
 # Every database name goes to the cluster ("*"), so that each run gets its own
 # copy; one server connection per database serves all of a gateway's pooled
 # connections, so that each transaction follows another login's.
-cat > "$pool/pgbouncer.ini" <<INI
-[databases]
-* = host=$cluster
-[pgbouncer]
-pool_mode = transaction
-default_pool_size = 1
-listen_addr =
-listen_port = 6543
-unix_socket_dir = $pool
-auth_type = trust
-auth_file = $pool/users.txt
-pidfile = $pool/pgbouncer.pid
-logfile = $pool/pgbouncer.log
-INI
-echo '"gateway" ""' > "$pool/users.txt"
-chown postgres: "$pool"/*
-runuser -u postgres -- pgbouncer -d "$pool/pgbouncer.ini"
-for _ in $(seq 1 50); do [ -S "$pool/.s.PGSQL.6543" ] && break; sleep 0.1; done
+start_pgbouncer "$pool" gateway "* = host=$cluster" "default_pool_size = 1"
 
 # Runs LANGUAGE's gateway as the gateway role in database DB through
 # HOST:PORT, its output into FILE and its errors into FILE.err.

@@ -9,6 +9,7 @@
 #
 #   tests/ops/extension_update.sh PG_CONFIG
 source "$(dirname "$0")/../../scripts/env.sh"
+source "$REPO_ROOT/tests/lib.sh"
 pg_config=$1
 here="$REPO_ROOT/tests/ops"
 install_cargo_pgrx
@@ -72,8 +73,8 @@ report "$(grep -q 'WARNING:  fhir_access 0.2.0: stored search tokens must be der
 installed=$(psql_in -d clinic -Atc "SELECT extversion FROM pg_extension WHERE extname = 'fhir_access'")
 report "$([ "$installed" = "$current" ]; echo $?)" "the database has $current after the update ($installed)"
 stored > "$work/stored_after.txt"
-report "$(cmp -s "$work/stored_before.txt" "$work/stored_after.txt"; echo $?)" \
-  "every resource, version, client and binding is kept byte for byte ($(wc -l < "$work/stored_before.txt") rows)"
+same "every resource, version, client and binding is kept byte for byte ($(wc -l < "$work/stored_before.txt") rows)" \
+  "$work/stored_before.txt" "$work/stored_after.txt"
 
 stale=$(psql_in -d clinic -Atc "SELECT count(*) FROM fhir.verify()")
 psql_in -d clinic -c "SELECT fhir.reindex()" >/dev/null 2>&1
@@ -86,17 +87,9 @@ report "$([ "$clean" = 0 ]; echo $?)" "fhir.verify() is clean after fhir.reindex
 "$root$bindir/pg_restore" -h "$cluster" -U postgres -d fresh --exit-on-error "$work/clinic.dump"
 psql_in -d clinic -f "$here/catalog.sql" > "$work/catalog_updated.txt"
 psql_in -d fresh -f "$here/catalog.sql" > "$work/catalog_fresh.txt"
-if cmp -s "$work/catalog_updated.txt" "$work/catalog_fresh.txt"; then
-  echo "ok - the updated catalog is a fresh install's ($(wc -l < "$work/catalog_fresh.txt") lines of definitions)"
-else
-  echo "not ok - the updated catalog differs from a fresh install's"
-  diff "$work/catalog_updated.txt" "$work/catalog_fresh.txt" | head -n 20 | sed 's/^/    /'
-fi
+same "the updated catalog is a fresh install's ($(wc -l < "$work/catalog_fresh.txt") lines of definitions)" \
+  "$work/catalog_updated.txt" "$work/catalog_fresh.txt"
 psql_in -d clinic -f "$here/answers.sql" > "$work/answers_updated.txt"
 psql_in -d fresh -f "$here/answers.sql" > "$work/answers_fresh.txt"
-if cmp -s "$work/answers_updated.txt" "$work/answers_fresh.txt"; then
-  echo "ok - every client's answers after the update are a fresh install's ($(wc -l < "$work/answers_fresh.txt") lines)"
-else
-  echo "not ok - the clients' answers after the update differ from a fresh install's"
-  diff "$work/answers_updated.txt" "$work/answers_fresh.txt" | head -n 10 | sed 's/^/    /'
-fi
+same "every client's answers after the update are a fresh install's ($(wc -l < "$work/answers_fresh.txt") lines)" \
+  "$work/answers_updated.txt" "$work/answers_fresh.txt"

@@ -6,19 +6,19 @@
 #
 #   tests/ops/pooler.sh PG_CONFIG
 source "$(dirname "$0")/../../scripts/env.sh"
+source "$REPO_ROOT/tests/lib.sh"
 pg_config=$1
 bindir=$("$pg_config" --bindir)
 cluster=$(start_cluster "$pg_config")
 pool=$(mktemp -d /tmp/fhir_access_pool.XXXXXX)
 chown postgres: "$pool"
 cleanup() {
-  [ -f "$pool/pgbouncer.pid" ] && kill "$(cat "$pool/pgbouncer.pid")" 2>/dev/null
+  stop_pgbouncer "$pool"
   rm -rf "$pool"
   stop_cluster "$pg_config" "$cluster"
 }
 trap cleanup EXIT
 sql() { "$bindir/psql" -X -q -At -h "$cluster" -U postgres -d pool -v ON_ERROR_STOP=1 "$@"; }
-is() { if [ "$1" = "$2" ]; then echo "ok - $3"; else echo "not ok - $3: got $1, want $2"; fi; }
 
 "$bindir/createdb" -h "$cluster" -U postgres pool
 sql >/dev/null <<'SQL'
@@ -35,25 +35,7 @@ GRANT SELECT ON member TO pool_gateway;
 GRANT INSERT ON seen TO pool_gateway;
 SQL
 
-cat > "$pool/pgbouncer.ini" <<INI
-[databases]
-pool = host=$cluster dbname=pool
-[pgbouncer]
-pool_mode = transaction
-default_pool_size = 4
-max_client_conn = 100
-listen_addr =
-listen_port = 6543
-unix_socket_dir = $pool
-auth_type = trust
-auth_file = $pool/users.txt
-pidfile = $pool/pgbouncer.pid
-logfile = $pool/pgbouncer.log
-INI
-echo '"pool_gateway" ""' > "$pool/users.txt"
-chown postgres: "$pool"/*
-runuser -u postgres -- pgbouncer -d "$pool/pgbouncer.ini"
-for _ in $(seq 1 50); do [ -S "$pool/.s.PGSQL.6543" ] && break; sleep 0.1; done
+start_pgbouncer "$pool" pool_gateway "pool = host=$cluster dbname=pool" "default_pool_size = 4" "max_client_conn = 100"
 
 # Client k: careful ones set a transaction-local membership in each of their
 # 50 transactions; every fourth first asks for a session-long one (refused:
