@@ -198,6 +198,32 @@ impl Membership {
         self.first_entry(interaction, resource_type, tokens).is_some()
     }
 
+    /// What `fhir.who_can_access` reports when this membership may perform
+    /// `interaction` on a resource with these tokens: the first entry granting
+    /// it that the resource satisfies (the decision of every other route), the
+    /// policy and parameters it came from, and what a read of it hides. Every
+    /// interaction but create acts on a resource the membership must also be
+    /// able to read.
+    pub fn grant(&self, interaction: Interaction, resource_type: &str, tokens: &[&str]) -> Option<serde_json::Value> {
+        let index = self.first_index(interaction, resource_type, tokens)?;
+        if !matches!(interaction, Interaction::Read | Interaction::Create) {
+            self.first_index(Interaction::Read, resource_type, tokens)?;
+        }
+        let source = self.policy.entries[index].source.map(|s| &self.policy.sources[s]);
+        let mut parameters = serde_json::Map::new();
+        for (name, value) in source.into_iter().flat_map(|s| &s.parameters) {
+            parameters.entry(name.clone()).or_insert_with(|| value.as_str().into());
+        }
+        Some(serde_json::json!({
+            "membership": format!("ProjectMembership/{}", self.id),
+            "profile": self.policy.profile,
+            "entry": index,
+            "basedOn": source.map(|s| s.policy.clone()),
+            "parameters": parameters,
+            "hiddenFields": self.read_plan(resource_type, tokens).paths(),
+        }))
+    }
+
     /// A resource the session can see must also satisfy an entry granting the
     /// interaction (403), e.g. a write's before-image.
     pub fn check_write(&self, interaction: Interaction, resource_type: &str, tokens: &[String]) -> Result<()> {
@@ -498,5 +524,35 @@ mod tests {
         assert!(matches!(member.require("Patient", Interaction::Read), Ok(Actor::Member(_))));
         assert_eq!(member.require("Observation", Interaction::Read).err().unwrap().kind, ErrorKind::Forbidden);
         assert!(matches!(Caller::System.require("Observation", Interaction::Delete), Ok(Actor::System)));
+    }
+    #[test]
+    fn a_grant_names_the_first_admitting_entry_its_policy_parameters_and_hidden_fields() {
+        let m = member(json!([
+            {"resourceType": "Patient", "criteria": "Patient?gender=male"},
+            {"resourceType": "Patient", "hiddenFields": ["birthDate"]}
+        ]));
+        let t = tokens(&patient("female"));
+        let grant = m.grant(Interaction::Read, "Patient", &refs(&t)).unwrap();
+        assert_eq!(grant["membership"], "ProjectMembership/m1");
+        assert_eq!(grant["entry"], 1);
+        assert_eq!(grant["basedOn"], "AccessPolicy/ap");
+        assert_eq!(grant["profile"], "Practitioner/pr1");
+        assert_eq!(grant["parameters"]["profile"], "Practitioner/pr1");
+        assert!(grant["hiddenFields"].as_array().unwrap().contains(&json!("birthDate")));
+        let male = tokens(&patient("male"));
+        assert_eq!(m.grant(Interaction::Read, "Patient", &refs(&male)).unwrap()["entry"], 0);
+    }
+
+    #[test]
+    fn a_grant_of_a_write_needs_the_resource_readable_too() {
+        let m = member(json!([
+            {"resourceType": "Patient", "criteria": "Patient?gender=male", "interaction": ["read"]},
+            {"resourceType": "Patient", "interaction": ["update"]}
+        ]));
+        let female = tokens(&patient("female"));
+        assert!(m.grant(Interaction::Update, "Patient", &refs(&female)).is_none(), "updatable but not readable");
+        let male = tokens(&patient("male"));
+        assert_eq!(m.grant(Interaction::Update, "Patient", &refs(&male)).unwrap()["entry"], 1);
+        assert!(m.grant(Interaction::Delete, "Patient", &refs(&male)).is_none());
     }
 }

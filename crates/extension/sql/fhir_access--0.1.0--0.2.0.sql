@@ -242,6 +242,38 @@ CREATE POLICY granted ON fhir.resource FOR SELECT
            AND (resource_type = ANY ((SELECT fhir._session_open_types((SELECT fhir._session()), 'read'))::text[])
                 OR fhir._session_match((SELECT fhir._session()), 'read', resource_type, tokens)));
 
+-- DROP EXTENSION fhir_access and DROP SCHEMA of its schema are refused while
+-- resources are stored, and DROP OWNED BY its roles always (see
+-- src/drop_guard.rs), and renaming its schema: the data tables are extension members, and a drop would
+-- destroy every clinical record with them. ENABLE ALWAYS: the guard also holds
+-- under session_replication_role = replica, which restore scripts often set.
+CREATE FUNCTION fhir._guard_drop() RETURNS event_trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'fhir_access_guard_drop';
+
+CREATE EVENT TRIGGER fhir_access_keeps_data ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED', 'ALTER SCHEMA')
+    EXECUTE FUNCTION fhir._guard_drop();
+ALTER EVENT TRIGGER fhir_access_keeps_data ENABLE ALWAYS;
+
+-- fhir.search(resource_type, query): a FHIR search under the session's access.
+--
+-- It runs as fhir_reader, like the view: row-level security admits the rows
+-- the session may read, hidden fields are removed the same way, and the rows
+-- must also satisfy an entry granting `search`. The query's own conditions are
+-- compiled by fhir._search_sql into a leakproof GIN condition on the tokens
+-- (which PostgreSQL may use as an index condition under row-level security)
+-- and an exact per-row check.
+CREATE FUNCTION fhir.search(resource_type text, query text DEFAULT '') RETURNS SETOF jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY EXECUTE fhir._search_sql(resource_type, query) USING resource_type, query;
+END
+$$;
+
+ALTER FUNCTION fhir.search(text, text) OWNER TO fhir_reader;
+
 -- Preparing client roles and binding memberships to them. Only the system
 -- (a superuser or a BYPASSRLS role) may do this. Every function pins its
 -- search_path, so a caller's schemas and pg_temp cannot shadow what it calls.
@@ -299,38 +331,6 @@ BEGIN
     PERFORM fhir._bump_access_version();
 END
 $$;
-
--- fhir.search(resource_type, query): a FHIR search under the session's access.
---
--- It runs as fhir_reader, like the view: row-level security admits the rows
--- the session may read, hidden fields are removed the same way, and the rows
--- must also satisfy an entry granting `search`. The query's own conditions are
--- compiled by fhir._search_sql into a leakproof GIN condition on the tokens
--- (which PostgreSQL may use as an index condition under row-level security)
--- and an exact per-row check.
-CREATE FUNCTION fhir.search(resource_type text, query text DEFAULT '') RETURNS SETOF jsonb
-LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    RETURN QUERY EXECUTE fhir._search_sql(resource_type, query) USING resource_type, query;
-END
-$$;
-
-ALTER FUNCTION fhir.search(text, text) OWNER TO fhir_reader;
-
--- DROP EXTENSION fhir_access and DROP SCHEMA of its schema are refused while
--- resources are stored, and DROP OWNED BY its roles always (see
--- src/drop_guard.rs), and renaming its schema: the data tables are extension members, and a drop would
--- destroy every clinical record with them. ENABLE ALWAYS: the guard also holds
--- under session_replication_role = replica, which restore scripts often set.
-CREATE FUNCTION fhir._guard_drop() RETURNS event_trigger
-LANGUAGE c AS 'MODULE_PATHNAME', 'fhir_access_guard_drop';
-
-CREATE EVENT TRIGGER fhir_access_keeps_data ON ddl_command_start
-    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED', 'ALTER SCHEMA')
-    EXECUTE FUNCTION fhir._guard_drop();
-ALTER EVENT TRIGGER fhir_access_keeps_data ENABLE ALWAYS;
 
 CREATE  FUNCTION "_session_redacts"(
 	"session" TEXT /* & str */
@@ -478,6 +478,15 @@ CREATE  FUNCTION "vread"(
 STRICT STABLE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'vread_wrapper';
+
+CREATE  FUNCTION "who_can_access"(
+	"resource_type" TEXT, /* & str */
+	"id" TEXT, /* & str */
+	"interaction" TEXT DEFAULT 'read' /* & str */
+) RETURNS SETOF jsonb /* pgrx :: JsonB */
+STRICT STABLE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'who_can_access_wrapper';
 
 -- finalize
 -- fhir.resources: the resources the session may read, for any SQL client.

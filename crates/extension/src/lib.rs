@@ -22,6 +22,7 @@ mod session;
 mod storage;
 mod version_gate;
 mod versions;
+mod who;
 
 ::pgrx::pg_module_magic!(name, version);
 

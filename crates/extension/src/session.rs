@@ -383,7 +383,7 @@ const RESOLVED_CAPACITY: usize = 64;
 const MEMBERSHIP_BUDGET: usize = 64 << 20;
 
 /// A membership compiled at the current access version (see `compile_membership`).
-fn load_membership(id: &str) -> Result<Rc<Membership>> {
+pub(crate) fn load_membership(id: &str) -> Result<Rc<Membership>> {
     let version = access_version();
     if let Some((_, hit)) = COMPILED.with(|c| c.borrow().get(id).filter(|(v, _)| *v == version)).filter(|_| caching()) {
         return Ok(hit);

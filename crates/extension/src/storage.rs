@@ -58,6 +58,7 @@ const VERSION: Statement = statement!("version", [TEXTOID, TEXTOID, TEXTOID], fa
 const EXTENSION_SCHEMA: Statement = statement!("extension_schema", [], false);
 const HOLDS_RESOURCES: Statement = statement!("holds_resources", [], false);
 const HISTORY: Statement = statement!("history", [TEXTOID, TEXTOID], false);
+const PROJECT_MEMBERSHIPS: Statement = statement!("project_memberships", [TEXTOID], false);
 
 /// Which rows a read may see.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -317,6 +318,11 @@ pub fn client(role: pg_sys::Oid) -> Option<Client> {
 /// Up to two memberships bound to a role (two is enough to know it is not one).
 pub fn bound_memberships(role: pg_sys::Oid) -> Vec<String> {
     run(&BOUND_MEMBERSHIPS, &[role.into()], |rows| rows.map(|row| Ok(row.get::<String>(1)?.expect("membership is NOT NULL"))).collect())
+}
+
+/// The ids of a project's current ProjectMemberships.
+pub fn project_memberships(project_id: &str) -> Vec<String> {
+    run(&PROJECT_MEMBERSHIPS, &[project_id.into()], |rows| rows.map(|row| Ok(row.get::<String>(1)?.expect("id is NOT NULL"))).collect())
 }
 
 pub fn is_bound(role: pg_sys::Oid, membership: &str) -> bool {
