@@ -380,9 +380,10 @@ AS 'MODULE_PATHNAME', 'effective_policy_wrapper';
 CREATE  FUNCTION "explain_access"(
 	"resource_type" TEXT, /* & str */
 	"id" TEXT, /* & str */
-	"interaction" TEXT /* & str */
+	"interaction" TEXT, /* & str */
+	"candidate" jsonb DEFAULT NULL /* Option < pgrx :: JsonB > */
 ) RETURNS jsonb /* pgrx :: JsonB */
-STRICT STABLE
+STABLE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'explain_access_wrapper';
 

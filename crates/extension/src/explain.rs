@@ -1,7 +1,10 @@
-//! `fhir.explain_access(resource_type, id, interaction)`: why the session may
-//! or may not perform an interaction on a resource. It names entries, criteria,
-//! field paths and constraints, never a field's value, and a resource the
-//! session cannot see is reported exactly like one that does not exist.
+//! `fhir.explain_access(resource_type, id, interaction, candidate)`: why the
+//! session may or may not perform an interaction on a resource. It names
+//! entries, criteria, field paths and constraints, never a field's value, and
+//! a resource the session cannot see is reported exactly like one that does
+//! not exist. With a candidate AccessPolicy or ProjectMembership (not saved),
+//! the system or a project admin sees what the candidate would grant, and on
+//! how many of the project's resources of the type.
 
 use crate::errors::OrRaise;
 use crate::session::{self, Caller, Membership};
@@ -13,11 +16,11 @@ use pgrx::prelude::*;
 use serde_json::{json, Value};
 
 #[pg_extern(stable)]
-fn explain_access(resource_type: &str, id: &str, interaction: &str) -> pgrx::JsonB {
-    pgrx::JsonB(explain(resource_type, id, interaction).or_raise())
+fn explain_access(resource_type: &str, id: &str, interaction: &str, candidate: default!(Option<pgrx::JsonB>, "NULL")) -> pgrx::JsonB {
+    pgrx::JsonB(explain(resource_type, id, interaction, candidate.map(|c| c.0).as_ref()).or_raise())
 }
 
-fn explain(resource_type: &str, id: &str, interaction_code: &str) -> Result<Value> {
+fn explain(resource_type: &str, id: &str, interaction_code: &str, candidate: Option<&Value>) -> Result<Value> {
     if !definitions::is_resource_type(resource_type) {
         return Err(FhirError::invalid(format!("Unknown resource type '{resource_type}'")));
     }
@@ -25,6 +28,9 @@ fn explain(resource_type: &str, id: &str, interaction_code: &str) -> Result<Valu
     let interaction = Interaction::parse(if interaction_code == "patch" { "update" } else { interaction_code })
         .ok_or_else(|| FhirError::invalid(format!("Unknown interaction '{interaction_code}'")))?;
     let caller = session::caller();
+    if let Some(candidate) = candidate {
+        return what_if(&caller, resource_type, id, interaction, interaction_code, candidate);
+    }
     let row = match &*caller {
         Caller::Nobody(_) => None,
         _ => storage::current(storage::Scope::of(&caller), resource_type, id),
@@ -48,6 +54,31 @@ fn explain(resource_type: &str, id: &str, interaction_code: &str) -> Result<Valu
         }
         Caller::Member(m) => explain_membership(m, resource_type, interaction, row.as_ref(), &mut out),
     }
+    Ok(out)
+}
+
+/// What a candidate would grant on the resource, as the system or an admin of
+/// its project sees it, and how many of the project's resources of the type
+/// it would admit (the decision `who_can_access` reports).
+fn what_if(caller: &Caller, resource_type: &str, id: &str, interaction: Interaction, code: &str, candidate: &Value) -> Result<Value> {
+    let admin_of = match caller {
+        Caller::System => None,
+        Caller::Member(m) if m.policy.admin => Some(m.project_id.clone()),
+        _ => return Err(FhirError::forbidden("explain_access with a candidate is for the system and project admins")),
+    };
+    let row = storage::current(storage::Scope::All, resource_type, id)
+        .filter(|r| !r.deleted && admin_of.as_ref().is_none_or(|p| *p == r.project_id));
+    let project_id =
+        admin_of.or_else(|| row.as_ref().map(|r| r.project_id.clone())).ok_or_else(|| FhirError::not_found(resource_type, id))?;
+    let m = session::compile_candidate(&project_id, candidate)?;
+    let mut out = json!({ "resourceType": resource_type, "id": id, "interaction": code, "visible": row.is_some(), "candidate": true });
+    explain_membership(&m, resource_type, interaction, row.as_ref(), &mut out);
+    let rows = storage::type_tokens(&project_id, resource_type);
+    let admitted = rows
+        .iter()
+        .filter(|tokens| m.grant(interaction, resource_type, &tokens.iter().map(String::as_str).collect::<Vec<_>>()).is_some())
+        .count();
+    out["admits"] = json!({ "resources": admitted, "of": rows.len() });
     Ok(out)
 }
 

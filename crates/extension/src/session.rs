@@ -15,7 +15,7 @@ use crate::storage::{self, Scope};
 pub use fhir_access_core::access::{Actor, Caller, Membership};
 use fhir_access_core::definitions;
 use fhir_access_core::outcome::{FhirError, Result};
-use fhir_access_core::policy::{EffectivePolicy, Interaction};
+use fhir_access_core::policy::{self, EffectivePolicy, Interaction};
 use fhir_access_core::search;
 use fhirpath::BoundedCache;
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
@@ -405,16 +405,41 @@ fn compile_membership(id: &str) -> Result<Membership> {
     if stored.content.get("active") == Some(&Value::Bool(false)) {
         return Err(FhirError::forbidden(format!("ProjectMembership/{id} is not active")));
     }
-    let project = storage::current(Scope::All, "Project", &stored.project_id)
+    compile(id, &stored.content, &stored.project_id, None)
+}
+
+/// A ProjectMembership or an AccessPolicy not yet saved, compiled as a
+/// membership of `project_id` would be (an AccessPolicy as the one policy of
+/// a membership without a profile), for `explain_access`'s what-if.
+pub(crate) fn compile_candidate(project_id: &str, candidate: &Value) -> Result<Membership> {
+    match candidate["resourceType"].as_str() {
+        Some("AccessPolicy") => {
+            policy::validate(candidate)?;
+            let reference = "AccessPolicy/candidate";
+            let membership = serde_json::json!({"resourceType": "ProjectMembership", "project": {"reference": format!("Project/{project_id}")},
+                                                "accessPolicy": {"reference": reference}});
+            compile("candidate", &membership, project_id, Some((reference, candidate)))
+        }
+        Some("ProjectMembership") => compile("candidate", candidate, project_id, None),
+        _ => Err(FhirError::invalid("A candidate is an AccessPolicy or a ProjectMembership")),
+    }
+}
+
+/// Compiles `membership` of `project_id`, its policies read from the project
+/// (`candidate`, a reference and its policy, stands in for one not saved).
+fn compile(id: &str, membership: &Value, project_id: &str, candidate: Option<(&str, &Value)>) -> Result<Membership> {
+    let project = storage::current(Scope::All, "Project", project_id)
         .filter(|p| !p.deleted)
         .ok_or_else(|| FhirError::forbidden(format!("The project of ProjectMembership/{id} does not exist")))?;
-    let project_id = stored.project_id.clone();
     let resolve = |reference: &str| -> Option<Value> {
+        if let Some((_, policy)) = candidate.filter(|(r, _)| *r == reference) {
+            return Some(policy.clone());
+        }
         let policy_id = reference.strip_prefix("AccessPolicy/")?;
         storage::current(Scope::All, "AccessPolicy", policy_id).filter(|p| !p.deleted && p.project_id == project_id).map(|p| p.content)
     };
-    let policy = EffectivePolicy::compile(&stored.content, &project.content, &resolve)?;
-    Membership::new(id, stored.project_id, policy)
+    let policy = EffectivePolicy::compile(membership, &project.content, &resolve)?;
+    Membership::new(id, project_id.to_owned(), policy)
 }
 
 /// `'ProjectMembership/<id>'` or `'<id>'` to the id.

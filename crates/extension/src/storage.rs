@@ -59,6 +59,7 @@ const EXTENSION_SCHEMA: Statement = statement!("extension_schema", [], false);
 const HOLDS_RESOURCES: Statement = statement!("holds_resources", [], false);
 const HISTORY: Statement = statement!("history", [TEXTOID, TEXTOID], false);
 const PROJECT_MEMBERSHIPS: Statement = statement!("project_memberships", [TEXTOID], false);
+const TYPE_TOKENS: Statement = statement!("type_tokens", [TEXTOID, TEXTOID], false);
 
 /// Which rows a read may see.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -323,6 +324,13 @@ pub fn bound_memberships(role: pg_sys::Oid) -> Vec<String> {
 /// The ids of a project's current ProjectMemberships.
 pub fn project_memberships(project_id: &str) -> Vec<String> {
     run(&PROJECT_MEMBERSHIPS, &[project_id.into()], |rows| rows.map(|row| Ok(row.get::<String>(1)?.expect("id is NOT NULL"))).collect())
+}
+
+/// The tokens of every current resource of a type in a project.
+pub fn type_tokens(project_id: &str, resource_type: &str) -> Vec<Vec<String>> {
+    run(&TYPE_TOKENS, &[project_id.into(), resource_type.into()], |rows| {
+        rows.map(|row| Ok(row.get::<Vec<String>>(1)?.unwrap_or_default())).collect()
+    })
 }
 
 pub fn is_bound(role: pg_sys::Oid, membership: &str) -> bool {
