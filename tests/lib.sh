@@ -33,3 +33,15 @@ start_pgbouncer() {
 }
 
 stop_pgbouncer() { [ -f "$1/pgbouncer.pid" ] && kill "$(cat "$1/pgbouncer.pid")" 2>/dev/null; true; }
+
+# clean_copy_of_postgres PG_CONFIG ROOT: a copy of that PostgreSQL under ROOT
+# (its binaries find lib and share relative to themselves) without any file
+# of fhir_access, as a machine that never had it. Prints the copy's pg_config.
+clean_copy_of_postgres() {
+  local pg_config=$1 root=$2 bindir pkglibdir sharedir
+  bindir=$("$pg_config" --bindir) pkglibdir=$("$pg_config" --pkglibdir) sharedir=$("$pg_config" --sharedir)
+  mkdir -p "$root"
+  (cd / && cp -a --parents "${bindir#/}" "${pkglibdir#/}" "${sharedir#/}" "$root")
+  rm -f "$root$pkglibdir"/fhir_access.so "$root$sharedir"/extension/fhir_access*
+  echo "$root$bindir/pg_config"
+}

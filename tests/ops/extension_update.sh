@@ -24,16 +24,12 @@ cluster=
 cleanup() { [ -n "$cluster" ] && stop_cluster "$pg_config" "$cluster"; rm -rf "$work"; }
 trap cleanup EXIT
 
-# A copy of this PostgreSQL (its binaries find lib and share relative to
-# themselves), holding the previous release's files and nothing of the current.
+# A copy of this PostgreSQL holding the previous release's files and nothing of the current.
 root="$work/root"
 bindir=$("$pg_config" --bindir) pkglibdir=$("$pg_config" --pkglibdir) sharedir=$("$pg_config" --sharedir)
-mkdir -p "$root"
-(cd / && cp -a --parents "${bindir#/}" "${pkglibdir#/}" "${sharedir#/}" "$root")
-rm -f "$root$pkglibdir"/fhir_access.so "$root$sharedir"/extension/fhir_access*
+copy_pg_config=$(clean_copy_of_postgres "$pg_config" "$root")
 cp -a "$release$pkglibdir"/fhir_access.so "$root$pkglibdir/"
 cp -a "$release$sharedir"/extension/fhir_access* "$root$sharedir/extension/"
-copy_pg_config="$root$bindir/pg_config"
 psql_in() { "$root$bindir/psql" -X -q -h "$cluster" -U postgres -v ON_ERROR_STOP=1 "$@"; }
 restart() {
   runuser -u postgres -- "$root$bindir/pg_ctl" -D "$cluster/data" -m fast -w stop >/dev/null
