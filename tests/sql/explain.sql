@@ -35,3 +35,22 @@ SELECT t.ok(:'invisible'::jsonb->>'reason' LIKE '404%', 'not visible: 404');
 SELECT t.ok(fhir.explain_access('Observation', 'x', 'read')->>'reason' LIKE '403%', 'a type not granted: 403');
 SELECT t.throws($$ SELECT fhir.explain_access('Patient', 'ca', 'frobnicate') $$, '22023', 'an unknown interaction is invalid');
 RESET ROLE;
+
+-- Criteria on a field hidden from the session: explain_access never tells
+-- whether they hold (the read shows the same for both resources).
+SELECT fhir.create('{"resourceType": "Patient", "id": "f1", "gender": "female", "meta": {"project": "p"}}') IS NOT NULL AS f1 \gset
+SELECT fhir.create('{"resourceType": "Patient", "id": "f2", "gender": "male", "meta": {"project": "p"}}') IS NOT NULL AS f2 \gset
+SELECT fhir.create('{"resourceType": "AccessPolicy", "id": "hg", "meta": {"project": "p"}, "resource": [
+    {"resourceType": "Patient", "criteria": "Patient?gender=female", "hiddenFields": ["gender"]},
+    {"resourceType": "Patient", "hiddenFields": ["gender"]}]}') IS NOT NULL AS hg \gset
+SELECT fhir.create('{"resourceType": "ProjectMembership", "id": "mh", "project": {"reference": "Project/p"}, "user": {"reference": "User/h"},
+                     "profile": {"reference": "Practitioner/h"}, "accessPolicy": {"reference": "AccessPolicy/hg"}, "meta": {"project": "p"}}') IS NOT NULL AS mh \gset
+SET ROLE ex_gateway;
+SELECT fhir.set_membership('mh') IS NOT NULL AS mh;
+SELECT fhir.explain_access('Patient', 'f1', 'read') AS female \gset
+SELECT fhir.explain_access('Patient', 'f2', 'read') AS male \gset
+SELECT t.is(:'female'::jsonb - 'id', :'male'::jsonb - 'id', 'a criterion on a hidden field is explained alike whether it holds or not');
+SELECT t.is(:'female'::jsonb->'entries'->0->'matches', 'null'::jsonb, 'its entry''s match is not shown');
+SELECT t.is(:'female'::jsonb->'applies', 'null'::jsonb, 'nor which entry applies');
+SELECT t.is(:'female'::jsonb->'allowed', 'true'::jsonb, 'the decision, which a read shows anyway, is');
+RESET ROLE;

@@ -46,6 +46,10 @@ SELECT t.is(t.lint('[{"resourceType": "JsonWebKey", "criteria": "JsonWebKey?_id=
 SELECT t.is(t.lint('[{"resourceType": "AccessPolicy", "criteria": "AccessPolicy?_id=ap1", "interaction": ["read", "update"]}]'),
             'access-control-write@0', 'access-control-write: members could widen access');
 
+SELECT t.is((SELECT string_agg(w->>'code', ',') FROM fhir.lint_policy(jsonb_build_object('resourceType', 'AccessPolicy', 'resource',
+               (SELECT jsonb_agg(jsonb_build_object('resourceType', 'Patient', 'criteria', 'Patient?_id=' || n)) FROM generate_series(0, 1000) n))) w),
+            'not-reviewed', 'a policy of more than 1000 entries is not reviewed, and says so');
+
 -- Writing a policy with findings succeeds (they are NOTICEs); refusals stay refusals.
 SELECT fhir.create('{"resourceType": "Project", "id": "lp", "name": "LP"}') IS NOT NULL AS project \gset
 SELECT t.lives($$ SELECT fhir.create('{"resourceType": "AccessPolicy", "meta": {"project": "lp"}, "resource": [{"resourceType": "*"}]}') $$,

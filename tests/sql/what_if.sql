@@ -36,6 +36,8 @@ SELECT t.is(fhir.explain_access('Patient', 'p1', 'read',
             '{"resources": 1, "of": 5}'::jsonb, 'a candidate membership is compiled with its profile and saved policies');
 SELECT t.throws($$ SELECT fhir.explain_access('Patient', 'p1', 'read', '{"resourceType": "AccessPolicy", "resource": [{"resourceType": "Patient", "criteria": "Observation?x=1"}]}') $$,
                 '22023', 'an invalid candidate policy is refused as its write would be');
+SELECT t.throws($$ SELECT fhir.explain_access('Patient', 'p1', 'read', '{"resourceType": "ProjectMembership", "project": {"reference": "Project/wi"}, "active": false}') $$,
+                '42501', 'an inactive candidate membership is refused, as a saved one is');
 SELECT t.throws($$ SELECT fhir.explain_access('Patient', 'p1', 'read', '{"resourceType": "Patient"}') $$,
                 '22023', 'a candidate is an AccessPolicy or a ProjectMembership');
 SELECT t.is((SELECT count(*) FROM fhir.resource WHERE resource_type = 'AccessPolicy'), :'policies_before'::bigint + 1,

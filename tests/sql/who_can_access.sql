@@ -129,6 +129,19 @@ SELECT t.is((SELECT w->'parameters'->>'org' FROM member m, fhir.who_can_access('
 -- Who may ask.
 SELECT t.throws($$ SELECT fhir.who_can_access('Patient', 'nope') $$, 'P0002', 'an unknown resource is not found');
 SELECT t.throws($$ SELECT fhir.who_can_access('Patient', 'p1', 'teleport') $$, '22023', 'an unknown interaction is invalid');
+SELECT t.throws($$ SELECT fhir.who_can_access('Patient', 'p1', 'create') $$, '22023', 'create is no interaction on an existing resource');
+
+-- Members of a super-admin project reach every project: they are listed, and its admins may ask.
+SELECT fhir.create('{"resourceType": "Project", "id": "ws", "name": "WS", "superAdmin": true}') IS NOT NULL AS super \gset
+SELECT fhir.invite('ws', '{"resourceType": "Practitioner", "firstName": "Su", "email": "su@example.org", "membership": {"admin": true}}')->>'id' AS su \gset
+SELECT t.ok(EXISTS (SELECT FROM fhir.who_can_access('Patient', 'p1') w WHERE w->>'membership' = 'ProjectMembership/' || :'su'),
+            'a super-admin project''s member who can read the resource is listed');
+SET ROLE w_gateway;
+BEGIN;
+SELECT fhir.set_membership(:'su', local => true) IS NOT NULL AS acting \gset
+SELECT t.ok((SELECT count(*) FROM fhir.who_can_access('Patient', 'elsewhere')) > 0, 'a super-admin project''s admin may ask about any project');
+COMMIT;
+RESET ROLE;
 SET ROLE w_gateway;
 BEGIN;
 SELECT fhir.set_membership((SELECT id FROM member WHERE name = 'admin'), local => true) IS NOT NULL AS acting \gset

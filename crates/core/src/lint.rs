@@ -53,6 +53,10 @@ impl Warning {
     }
 }
 
+/// Policies with more entries are not reviewed: the review compares entries
+/// pairwise, and any role may ask for it.
+pub const MAX_ENTRIES: usize = 1000;
+
 /// The warnings of `policy` (an AccessPolicy), policy-wide ones first, then by entry.
 pub fn lint(policy: &Value) -> Vec<Warning> {
     let raw_entries = match &policy["resource"] {
@@ -60,6 +64,10 @@ pub fn lint(policy: &Value) -> Vec<Warning> {
         Value::Null => &[],
         _ => return policy::validate(policy).err().map(|e| invalid(None, &e)).into_iter().collect(),
     };
+    if raw_entries.len() > MAX_ENTRIES {
+        let why = format!("the policy has {} entries; only policies of at most {MAX_ENTRIES} are reviewed", raw_entries.len());
+        return vec![Warning::new("not-reviewed", Severity::Information, None, why)];
+    }
     let mut out = Vec::new();
     // Each entry is checked alone, so one invalid entry does not hide the others' warnings.
     let mut valid: Vec<(usize, &Value)> = Vec::new();
@@ -206,8 +214,15 @@ fn unrestricted(entry: &Entry, at: Option<usize>) -> Option<Warning> {
 /// element has no key of its bare name, and only keys for the types it allows.
 /// `x[x]` where the type has no choice `x` is not reported: it still matches
 /// ordinary elements named `x<Type>` (`reason[x]` matches `reasonCode`).
+const MAX_PATH_BYTES: usize = 256;
+const MAX_PATH_SEGMENTS: usize = 16;
+
 fn no_such_field(resource_type: &str, field: &str, path: &str) -> Option<String> {
     if resource_type == "*" {
+        return None;
+    }
+    // No element path of the model is longer: such a path is left to validation.
+    if path.len() > MAX_PATH_BYTES || path.split('.').nth(MAX_PATH_SEGMENTS).is_some() {
         return None;
     }
     let effect = if field == "hiddenFields" { "hides" } else { "protects" };
@@ -819,5 +834,20 @@ mod tests {
             { "resourceType": "*" },
         ]));
         assert_eq!(w, [("access-control-write", Some(0)), ("unrestricted-grant", Some(3)), ("access-control-write", Some(3))]);
+    }
+
+    #[test]
+    fn a_policy_too_large_to_review_says_so_and_nothing_else() {
+        let entries: Vec<Value> =
+            (0..=MAX_ENTRIES).map(|n| json!({ "resourceType": "Patient", "criteria": format!("Patient?_id={n}") })).collect();
+        assert_eq!(codes(Value::Array(entries)), [("not-reviewed", None)]);
+    }
+
+    #[test]
+    fn a_field_path_longer_than_any_element_path_is_not_judged() {
+        let long = format!("name{}", ".given".repeat(5000));
+        let started = std::time::Instant::now();
+        assert_eq!(codes(json!([{ "resourceType": "Patient", "criteria": "Patient?_id=1", "hiddenFields": [long] }])), []);
+        assert!(started.elapsed().as_millis() < 1000, "{:?}", started.elapsed());
     }
 }

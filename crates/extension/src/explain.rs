@@ -52,7 +52,7 @@ fn explain(resource_type: &str, id: &str, interaction_code: &str, candidate: Opt
             out["allowed"] = json!(false);
             out["reason"] = json!(why);
         }
-        Caller::Member(m) => explain_membership(m, resource_type, interaction, row.as_ref(), &mut out),
+        Caller::Member(m) => explain_membership(m, resource_type, interaction, row.as_ref(), Sees::OwnRights, &mut out),
     }
     Ok(out)
 }
@@ -72,7 +72,7 @@ fn what_if(caller: &Caller, resource_type: &str, id: &str, interaction: Interact
         admin_of.or_else(|| row.as_ref().map(|r| r.project_id.clone())).ok_or_else(|| FhirError::not_found(resource_type, id))?;
     let m = session::compile_candidate(&project_id, candidate)?;
     let mut out = json!({ "resourceType": resource_type, "id": id, "interaction": code, "visible": row.is_some(), "candidate": true });
-    explain_membership(&m, resource_type, interaction, row.as_ref(), &mut out);
+    explain_membership(&m, resource_type, interaction, row.as_ref(), Sees::Everything, &mut out);
     let rows = storage::type_tokens(&project_id, resource_type);
     let admitted = rows
         .iter()
@@ -82,10 +82,27 @@ fn what_if(caller: &Caller, resource_type: &str, id: &str, interaction: Interact
     Ok(out)
 }
 
-fn explain_membership(m: &Membership, resource_type: &str, interaction: Interaction, row: Option<&Current>, out: &mut Value) {
+/// Who reads the explanation: a session, which may not learn through it
+/// whether criteria on fields hidden from it hold, or the system or an admin
+/// trying a candidate, who sees the whole project anyway.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sees {
+    OwnRights,
+    Everything,
+}
+
+fn explain_membership(m: &Membership, resource_type: &str, interaction: Interaction, row: Option<&Current>, sees: Sees, out: &mut Value) {
     out["caller"] = json!(format!("ProjectMembership/{}", m.id));
     let tokens: Vec<&str> = row.map(|r| r.tokens.iter().map(String::as_str).collect()).unwrap_or_default();
     let grants: Vec<usize> = m.policy.indexed_entries_for(resource_type, interaction).map(|(i, _)| i).collect();
+    // An entry whose criteria or compartment read a field hidden from the session:
+    // whether the resource satisfies it would tell the hidden value.
+    let search_plan = m.search_plan(resource_type);
+    let undisclosed = |e: &Entry| {
+        sees == Sees::OwnRights
+            && (e.criteria.as_ref().is_some_and(|c| c.params.iter().any(|p| search_plan.hides_param(&p.code)))
+                || (e.compartment.is_some() && search_plan.hides_param("_compartment")))
+    };
     let entries: Vec<Value> = m
         .policy
         .entries
@@ -94,9 +111,10 @@ fn explain_membership(m: &Membership, resource_type: &str, interaction: Interact
         .filter(|(_, e)| e.covers(resource_type) || e.resource_type == resource_type)
         .map(|(i, e)| {
             let grants_interaction = grants.contains(&i);
-            let satisfied = row.map(|_| m.entry_admits(i, resource_type, &tokens));
+            let satisfied = row.filter(|_| !undisclosed(e)).map(|_| m.entry_admits(i, resource_type, &tokens));
             let reason = match (grants_interaction, satisfied) {
                 (false, _) => format!("does not grant {}", interaction.as_str()),
+                (true, None) if row.is_some() => "its criteria read a field hidden from this session: not shown".to_owned(),
                 (true, None) => "grants the interaction; no visible resource to test".to_owned(),
                 (true, Some(true)) => "matches".to_owned(),
                 (true, Some(false)) => "the resource does not satisfy its criteria".to_owned(),
@@ -108,12 +126,17 @@ fn explain_membership(m: &Membership, resource_type: &str, interaction: Interact
             v
         })
         .collect();
-    let applies = row.and_then(|_| grants.iter().copied().find(|&i| m.entry_admits(i, resource_type, &tokens)));
-    let (allowed, reason) = match (grants.is_empty(), row.is_some(), applies) {
-        (true, _, _) => (false, format!("403: no entry grants {} on {resource_type}", interaction.as_str())),
-        (false, false, _) => (false, "404: not found, or not visible to this session".to_owned()),
-        (false, true, None) => (false, format!("403: no entry granting {} admits this resource", interaction.as_str())),
-        (false, true, Some(i)) => (true, format!("allowed by entry {i}")),
+    let found = row.and_then(|_| grants.iter().copied().find(|&i| m.entry_admits(i, resource_type, &tokens)));
+    // Which entry applies is not shown when an entry tried before it, or it, is undisclosed.
+    let tried = |last: usize| grants.iter().take_while(|&&i| i <= last).any(|&i| undisclosed(&m.policy.entries[i]));
+    let applies = found.filter(|&i| !tried(i));
+    // Whether it is allowed is what trying it shows anyway.
+    let (allowed, reason) = match (grants.is_empty(), row.is_some(), found, applies) {
+        (true, _, _, _) => (false, format!("403: no entry grants {} on {resource_type}", interaction.as_str())),
+        (false, false, _, _) => (false, "404: not found, or not visible to this session".to_owned()),
+        (false, true, None, _) => (false, format!("403: no entry granting {} admits this resource", interaction.as_str())),
+        (false, true, Some(_), None) => (true, "allowed (which entry applies depends on a field hidden from this session)".to_owned()),
+        (false, true, Some(_), Some(i)) => (true, format!("allowed by entry {i}")),
     };
     out["allowed"] = json!(allowed);
     out["reason"] = json!(reason);

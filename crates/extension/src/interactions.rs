@@ -20,7 +20,16 @@ use serde_json::{json, Value};
 
 #[pg_extern]
 fn create(resource: Document) -> Document {
-    Document(create_resource(&session::caller(), resource.0).or_raise())
+    Document(written(create_resource(&session::caller(), resource.0).or_raise()))
+}
+
+/// A written version, after the review of an AccessPolicy's content as
+/// NOTICEs (only once the write succeeded: a refused caller gets no review).
+fn written(version: Value) -> Value {
+    if version["resourceType"] == "AccessPolicy" {
+        crate::lint::notify(&version);
+    }
+    version
 }
 
 #[pg_extern(stable)]
@@ -35,12 +44,12 @@ fn vread(resource_type: &str, id: &str, version_id: &str) -> Document {
 
 #[pg_extern]
 fn update(resource: Document, if_match: default!(Option<&str>, "NULL")) -> Document {
-    Document(update_resource(resource.0, if_match).or_raise())
+    Document(written(update_resource(resource.0, if_match).or_raise()))
 }
 
 #[pg_extern]
 fn patch(resource_type: &str, id: &str, patch: Document) -> Document {
-    Document(patch_resource(resource_type, id, &patch.0).or_raise())
+    Document(written(patch_resource(resource_type, id, &patch.0).or_raise()))
 }
 
 #[pg_extern]
@@ -375,7 +384,6 @@ fn check_resource(resource: &Value) -> Result<&str> {
     let resource_type = resource::check(resource)?;
     if resource_type == "AccessPolicy" {
         policy::validate(resource)?;
-        crate::lint::notify(resource);
     }
     Ok(resource_type)
 }

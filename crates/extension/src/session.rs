@@ -420,6 +420,9 @@ pub(crate) fn compile_candidate(project_id: &str, candidate: &Value) -> Result<M
                                                 "accessPolicy": {"reference": reference}});
             compile("candidate", &membership, project_id, Some((reference, candidate)))
         }
+        Some("ProjectMembership") if candidate["active"] == false => {
+            Err(FhirError::forbidden("The candidate ProjectMembership is not active"))
+        }
         Some("ProjectMembership") => compile("candidate", candidate, project_id, None),
         _ => Err(FhirError::invalid("A candidate is an AccessPolicy or a ProjectMembership")),
     }

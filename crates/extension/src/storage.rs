@@ -321,7 +321,7 @@ pub fn bound_memberships(role: pg_sys::Oid) -> Vec<String> {
     run(&BOUND_MEMBERSHIPS, &[role.into()], |rows| rows.map(|row| Ok(row.get::<String>(1)?.expect("membership is NOT NULL"))).collect())
 }
 
-/// The ids of a project's current ProjectMemberships.
+/// The ids of the current ProjectMemberships that may reach a project: its own and super-admin projects'.
 pub fn project_memberships(project_id: &str) -> Vec<String> {
     run(&PROJECT_MEMBERSHIPS, &[project_id.into()], |rows| rows.map(|row| Ok(row.get::<String>(1)?.expect("id is NOT NULL"))).collect())
 }

@@ -1,6 +1,6 @@
 //! `fhir.who_can_access(resource_type, id, interaction)`: every membership of
-//! the resource's project that may perform the interaction on it, with the
-//! entry that grants it. Each is decided by the membership's compiled policy,
+//! the resource's project (or of a super-admin project) that may perform the
+//! interaction on it, with the entry that grants it. Each is decided by the membership's compiled policy,
 //! the very decision its row-level security and interactions make, not by
 //! impersonating it. For the system and the project's admins only.
 
@@ -23,10 +23,12 @@ fn who(resource_type: &str, id: &str, interaction_code: &str) -> Result<Vec<Valu
         return Err(FhirError::invalid(format!("Unknown resource type '{resource_type}'")));
     }
     let interaction = Interaction::parse(if interaction_code == "patch" { "update" } else { interaction_code })
-        .ok_or_else(|| FhirError::invalid(format!("Unknown interaction '{interaction_code}'")))?;
+        .filter(|i| *i != Interaction::Create)
+        .ok_or_else(|| FhirError::invalid(format!("Unknown interaction on an existing resource '{interaction_code}'")))?;
     let caller = session::caller();
     let admin_of = match &*caller {
         Caller::System => None,
+        Caller::Member(m) if m.policy.admin && m.policy.super_admin => None,
         Caller::Member(m) if m.policy.admin => Some(m.project_id.clone()),
         _ => return Err(FhirError::forbidden("fhir.who_can_access is for the system and project admins")),
     };
@@ -38,6 +40,7 @@ fn who(resource_type: &str, id: &str, interaction_code: &str) -> Result<Vec<Valu
         return Err(FhirError::gone(resource_type, id));
     }
     let tokens: Vec<&str> = row.tokens.iter().map(String::as_str).collect();
+    // The project's members, and those of super-admin projects, which reach every project.
     Ok(storage::project_memberships(&row.project_id)
         .iter()
         // A membership that cannot act (inactive, its policy missing or invalid) may do nothing.
