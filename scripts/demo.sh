@@ -2,7 +2,8 @@
 # One command on a fresh Debian bookworm machine, as root: installs what is
 # needed, builds and installs fhir_access into PostgreSQL 15, starts a demo
 # cluster, loads sample data (demo/data.sql) and runs demo/queries.sql.
-# About 12 minutes on a fresh 2-core machine, under a minute once cached.
+# About 20 minutes on a fresh 2-core machine (measured: 1219 s with the
+# Debian packages and Rust present), under a minute once cached.
 #
 #   scripts/demo.sh
 #   psql -h /var/lib/fhir_access/demo -U postgres fhir_demo    # afterwards
@@ -13,13 +14,13 @@ step() { log "[$1/5] $2 (elapsed $((SECONDS - started)) s)"; }
 
 step 1 "Debian packages: PostgreSQL 15, clang, build tools, pgbouncer (about 1 minute when missing)"
 install_packages
-step 2 "Rust 1.95 and cargo-pgrx 0.18 (about 7 minutes the first time, then cached)"
+step 2 "Rust 1.95 and cargo-pgrx 0.18 (about 15 minutes the first time, then cached)"
 if ! command -v cargo >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/cargo" ]; then
   curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --default-toolchain 1.95.0 >/dev/null
 fi
 install_cargo_pgrx
 
-step 3 "building fhir_access (release) into PostgreSQL 15 (about 4 minutes cold, seconds warm)"
+step 3 "building fhir_access (release) into PostgreSQL 15 (about 6 minutes cold, seconds warm)"
 pg_config=$(pg_config_for 15)
 install_extension 15 "$pg_config" release
 bindir=$("$pg_config" --bindir)
