@@ -61,11 +61,7 @@ fn explain(resource_type: &str, id: &str, interaction_code: &str, candidate: Opt
 /// its project sees it, and how many of the project's resources of the type
 /// it would admit (the decision `who_can_access` reports).
 fn what_if(caller: &Caller, resource_type: &str, id: &str, interaction: Interaction, code: &str, candidate: &Value) -> Result<Value> {
-    let admin_of = match caller {
-        Caller::System => None,
-        Caller::Member(m) if m.policy.admin => Some(m.project_id.clone()),
-        _ => return Err(FhirError::forbidden("explain_access with a candidate is for the system and project admins")),
-    };
+    let admin_of = session::admin_scope(caller, "explain_access with a candidate")?;
     let row = storage::current(storage::Scope::All, resource_type, id)
         .filter(|r| !r.deleted && admin_of.as_ref().is_none_or(|p| *p == r.project_id));
     let project_id =

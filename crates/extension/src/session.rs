@@ -408,6 +408,18 @@ fn compile_membership(id: &str) -> Result<Membership> {
     compile(id, &stored.content, &stored.project_id, None)
 }
 
+/// Who may ask about a whole project (`who_can_access`, a candidate's
+/// explanation): the system and admins of a super-admin project about any
+/// project (`None`), other admins about their own (`Some(project)`).
+pub(crate) fn admin_scope(caller: &Caller, what: &str) -> Result<Option<String>> {
+    match caller {
+        Caller::System => Ok(None),
+        Caller::Member(m) if m.policy.admin && m.policy.super_admin => Ok(None),
+        Caller::Member(m) if m.policy.admin => Ok(Some(m.project_id.clone())),
+        _ => Err(FhirError::forbidden(format!("{what} is for the system and project admins"))),
+    }
+}
+
 /// A ProjectMembership or an AccessPolicy not yet saved, compiled as a
 /// membership of `project_id` would be (an AccessPolicy as the one policy of
 /// a membership without a profile), for `explain_access`'s what-if.

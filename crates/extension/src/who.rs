@@ -5,7 +5,7 @@
 //! impersonating it. For the system and the project's admins only.
 
 use crate::errors::OrRaise;
-use crate::session::{self, Caller};
+use crate::session;
 use crate::storage::{self, Scope};
 use fhir_access_core::definitions;
 use fhir_access_core::outcome::{FhirError, Result};
@@ -26,12 +26,7 @@ fn who(resource_type: &str, id: &str, interaction_code: &str) -> Result<Vec<Valu
         .filter(|i| *i != Interaction::Create)
         .ok_or_else(|| FhirError::invalid(format!("Unknown interaction on an existing resource '{interaction_code}'")))?;
     let caller = session::caller();
-    let admin_of = match &*caller {
-        Caller::System => None,
-        Caller::Member(m) if m.policy.admin && m.policy.super_admin => None,
-        Caller::Member(m) if m.policy.admin => Some(m.project_id.clone()),
-        _ => return Err(FhirError::forbidden("fhir.who_can_access is for the system and project admins")),
-    };
+    let admin_of = session::admin_scope(&caller, "fhir.who_can_access")?;
     // Another project's resource is reported to an admin exactly as a missing one.
     let row = storage::current(Scope::All, resource_type, id)
         .filter(|r| admin_of.as_ref().is_none_or(|p| *p == r.project_id))
