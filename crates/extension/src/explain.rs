@@ -20,13 +20,18 @@ fn explain_access(resource_type: &str, id: &str, interaction: &str, candidate: d
     pgrx::JsonB(explain(resource_type, id, interaction, candidate.map(|c| c.0).as_ref()).or_raise())
 }
 
-fn explain(resource_type: &str, id: &str, interaction_code: &str, candidate: Option<&Value>) -> Result<Value> {
+/// The interaction a question about a resource of `resource_type` names
+/// (patch is an update, as in AccessPolicy); 22023 for an unknown type or code.
+pub(crate) fn asked(resource_type: &str, interaction_code: &str) -> Result<Interaction> {
     if !definitions::is_resource_type(resource_type) {
         return Err(FhirError::invalid(format!("Unknown resource type '{resource_type}'")));
     }
-    // patch is an update, as in AccessPolicy.
-    let interaction = Interaction::parse(if interaction_code == "patch" { "update" } else { interaction_code })
-        .ok_or_else(|| FhirError::invalid(format!("Unknown interaction '{interaction_code}'")))?;
+    Interaction::parse(if interaction_code == "patch" { "update" } else { interaction_code })
+        .ok_or_else(|| FhirError::invalid(format!("Unknown interaction '{interaction_code}'")))
+}
+
+fn explain(resource_type: &str, id: &str, interaction_code: &str, candidate: Option<&Value>) -> Result<Value> {
+    let interaction = asked(resource_type, interaction_code)?;
     let caller = session::caller();
     if let Some(candidate) = candidate {
         return what_if(&caller, resource_type, id, interaction, interaction_code, candidate);

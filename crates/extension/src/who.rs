@@ -7,7 +7,6 @@
 use crate::errors::OrRaise;
 use crate::session;
 use crate::storage::{self, Scope};
-use fhir_access_core::definitions;
 use fhir_access_core::outcome::{FhirError, Result};
 use fhir_access_core::policy::Interaction;
 use pgrx::prelude::*;
@@ -19,12 +18,10 @@ fn who_can_access(resource_type: &str, id: &str, interaction: default!(&str, "'r
 }
 
 fn who(resource_type: &str, id: &str, interaction_code: &str) -> Result<Vec<Value>> {
-    if !definitions::is_resource_type(resource_type) {
-        return Err(FhirError::invalid(format!("Unknown resource type '{resource_type}'")));
+    let interaction = crate::explain::asked(resource_type, interaction_code)?;
+    if interaction == Interaction::Create {
+        return Err(FhirError::invalid("create is no interaction on an existing resource"));
     }
-    let interaction = Interaction::parse(if interaction_code == "patch" { "update" } else { interaction_code })
-        .filter(|i| *i != Interaction::Create)
-        .ok_or_else(|| FhirError::invalid(format!("Unknown interaction on an existing resource '{interaction_code}'")))?;
     let caller = session::caller();
     let admin_of = session::admin_scope(&caller, "fhir.who_can_access")?;
     // Another project's resource is reported to an admin exactly as a missing one.
