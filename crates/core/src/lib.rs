@@ -1,6 +1,7 @@
 //! Pure logic of fhir_access, free of pgrx so it is tested in seconds.
 
 pub mod access;
+pub mod audit;
 pub mod criteria;
 pub mod definitions;
 pub mod fields;

@@ -180,6 +180,8 @@ pub struct EffectivePolicy {
     pub super_admin: bool,
     /// `ProjectMembership.profile` reference.
     pub profile: Option<String>,
+    /// `ProjectMembership.user` reference.
+    pub user: Option<String>,
     /// The last non-empty policy `compartment`, parameters substituted.
     pub compartment: Option<String>,
     /// `basedOn`: one per `accessPolicy` / `access[]` occurrence, in order.
@@ -213,6 +215,7 @@ impl EffectivePolicy {
             admin: membership["admin"] == true,
             super_admin: project["superAdmin"] == true,
             profile: profile.map(str::to_string),
+            user: membership["user"]["reference"].as_str().map(str::to_string),
             compartment: None,
             sources: Vec::new(),
             entries: Vec::new(),

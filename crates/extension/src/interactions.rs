@@ -6,11 +6,13 @@
 //! 403; a resource row-level security hides is 404; a visible resource that no
 //! entry granting the interaction admits (before or after the write) is 403.
 
+use crate::audit::{audited, Subject};
 use crate::errors::OrRaise;
 use crate::jsonb::Document;
 use crate::session::{self, Actor, Caller, Membership};
 use crate::storage::{self, Current, Scope};
 use crate::versions::{self, Accounts, Version};
+use fhir_access_core::audit::Action;
 use fhir_access_core::outcome::{FhirError, Result};
 use fhir_access_core::policy::Interaction;
 use fhir_access_core::redaction::Plan;
@@ -20,7 +22,9 @@ use serde_json::{json, Value};
 
 #[pg_extern]
 fn create(resource: Document) -> Document {
-    Document(written(create_resource(&session::caller(), resource.0).or_raise()))
+    let attempted = || Subject::default();
+    let created = create_resource(&session::caller(), resource.0);
+    Document(written(audited(Action::Interaction(Interaction::Create), attempted, created, Subject::version).or_raise()))
 }
 
 /// A written version, after the review of an AccessPolicy's content as
@@ -32,39 +36,51 @@ fn written(version: Value) -> Value {
     version
 }
 
-#[pg_extern(stable)]
+#[pg_extern]
 fn read(resource_type: &str, id: &str) -> Document {
-    Document(read_resource(resource_type, id).or_raise())
+    let result = read_resource(resource_type, id);
+    Document(audited(Action::Interaction(Interaction::Read), || Subject::named(resource_type, id), result, Subject::version).or_raise())
 }
 
-#[pg_extern(stable)]
+#[pg_extern]
 fn vread(resource_type: &str, id: &str, version_id: &str) -> Document {
-    Document(read_version(resource_type, id, version_id).or_raise())
+    let result = read_version(resource_type, id, version_id);
+    let attempted = || Subject::named(resource_type, &format!("{id}/_history/{version_id}"));
+    Document(audited(Action::Interaction(Interaction::Vread), attempted, result, Subject::version).or_raise())
 }
 
 #[pg_extern]
 fn update(resource: Document, if_match: default!(Option<&str>, "NULL")) -> Document {
-    Document(written(update_resource(resource.0, if_match).or_raise()))
+    let attempted = Subject::named(resource.0["resourceType"].as_str().unwrap_or_default(), resource::id(&resource.0).unwrap_or_default());
+    let result = update_resource(resource.0, if_match);
+    Document(written(audited(Action::Interaction(Interaction::Update), || attempted, result, Subject::version).or_raise()))
 }
 
 #[pg_extern]
 fn patch(resource_type: &str, id: &str, patch: Document) -> Document {
-    Document(written(patch_resource(resource_type, id, &patch.0).or_raise()))
+    let result = patch_resource(resource_type, id, &patch.0);
+    Document(written(audited(Action::Patch, || Subject::named(resource_type, id), result, Subject::version).or_raise()))
 }
 
 #[pg_extern]
 fn delete(resource_type: &str, id: &str) {
-    delete_resource(resource_type, id).or_raise()
+    let named = || Subject::named(resource_type, id);
+    audited(Action::Interaction(Interaction::Delete), named, delete_resource(resource_type, id), |_| named()).or_raise()
 }
 
-#[pg_extern(stable)]
+#[pg_extern]
 fn history(resource_type: &str, id: &str) -> SetOfIterator<'static, Document> {
-    SetOfIterator::new(read_history(resource_type, id).or_raise().into_iter().map(Document))
+    let named = || Subject::named(resource_type, id);
+    let versions = audited(Action::Interaction(Interaction::History), named, read_history(resource_type, id), |_| named()).or_raise();
+    SetOfIterator::new(versions.into_iter().map(Document))
 }
 
 pub fn create_resource(caller: &Caller, mut resource: Value) -> Result<Value> {
     let resource_type = check_resource(&resource)?.to_owned();
     let actor = caller.require(&resource_type, Interaction::Create)?;
+    if resource_type == AUDIT_EVENT && matches!(actor, Actor::Member(_)) {
+        return Err(FhirError::forbidden("AuditEvents are recorded by the server: clients cannot write them"));
+    }
     // Only the system chooses ids; clients always get a new one (as in Medplum).
     let id = match (actor, resource::id(&resource)) {
         (Actor::System, Some(id)) => id.to_owned(),
@@ -139,6 +155,7 @@ fn update_resource(mut resource: Value, if_match: Option<&str>) -> Result<Value>
     let resource_type = check_resource(&resource)?.to_owned();
     let id =
         resource::id(&resource).ok_or_else(|| FhirError::invalid("update requires an id").at(format!("{resource_type}.id")))?.to_owned();
+    refuse_audit_change(&resource_type)?;
     let caller = session::caller();
     let actor = caller.require(&resource_type, Interaction::Update)?;
     let current = current_for_write(&caller, actor, &resource_type, &id)?;
@@ -158,6 +175,7 @@ fn update_resource(mut resource: Value, if_match: Option<&str>) -> Result<Value>
 
 fn patch_resource(resource_type: &str, id: &str, ops: &Value) -> Result<Value> {
     check_type(resource_type)?;
+    refuse_audit_change(resource_type)?;
     let caller = session::caller();
     let actor = caller.require(resource_type, Interaction::Update)?;
     let current = current_for_write(&caller, actor, resource_type, id)?;
@@ -174,6 +192,7 @@ fn patch_resource(resource_type: &str, id: &str, ops: &Value) -> Result<Value> {
 
 fn delete_resource(resource_type: &str, id: &str) -> Result<()> {
     check_type(resource_type)?;
+    refuse_audit_change(resource_type)?;
     let caller = session::caller();
     let actor = caller.require(resource_type, Interaction::Delete)?;
     let visible_row = visible(&caller, resource_type, id)?;
@@ -386,6 +405,18 @@ fn check_resource(resource: &Value) -> Result<&str> {
         policy::validate(resource)?;
     }
     Ok(resource_type)
+}
+
+const AUDIT_EVENT: &str = "AuditEvent";
+
+/// The audit trail cannot be changed through the interactions, not even by
+/// the system (which purges it by age with fhir.purge_audit). Refused by type,
+/// before any lookup, so the refusal says nothing about what exists.
+fn refuse_audit_change(resource_type: &str) -> Result<()> {
+    if resource_type == AUDIT_EVENT {
+        return Err(FhirError::forbidden("AuditEvents cannot be changed or deleted"));
+    }
+    Ok(())
 }
 
 fn check_type(resource_type: &str) -> Result<()> {

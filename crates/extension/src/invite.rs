@@ -1,11 +1,14 @@
 //! `fhir.invite(project_id, invite)`: Medplum's invite, in one statement.
 //! Finds or creates the User, creates the profile and the ProjectMembership.
 
+use crate::audit::{audited, Subject};
 use crate::errors::OrRaise;
 use crate::interactions::create_resource;
 use crate::session::{self, Caller};
 use crate::storage::{self, Scope};
+use fhir_access_core::audit::Action;
 use fhir_access_core::outcome::{FhirError, Result};
+use fhir_access_core::policy::Interaction;
 use pgrx::prelude::*;
 use serde_json::{json, Map, Value};
 
@@ -14,7 +17,9 @@ const PROFILE_TYPES: [&str; 3] = ["Patient", "Practitioner", "RelatedPerson"];
 
 #[pg_extern]
 fn invite(project_id: &str, invite: pgrx::JsonB) -> pgrx::JsonB {
-    pgrx::JsonB(invite_member(project_id, &invite.0).or_raise())
+    let invited = invite_member(project_id, &invite.0);
+    let attempted = || Subject::named("Project", project_id);
+    pgrx::JsonB(audited(Action::Interaction(Interaction::Create), attempted, invited, Subject::version).or_raise())
 }
 
 fn invite_member(project_id: &str, invite: &Value) -> Result<Value> {

@@ -5,6 +5,7 @@
 //! membership, the SQL functions of API.md, and errors raised with API.md's
 //! SQLSTATEs.
 
+mod audit;
 mod drop_guard;
 mod errors;
 mod evaluate;
@@ -42,11 +43,17 @@ pgrx::extension_sql_file!(
 pgrx::extension_sql_file!("../sql/clients.sql", name = "clients", requires = ["access"]);
 pgrx::extension_sql_file!("../sql/view.sql", name = "view", finalize);
 pgrx::extension_sql_file!("../sql/drop_guard.sql", name = "drop_guard", requires = ["access"]);
-pgrx::extension_sql_file!("../sql/search.sql", name = "search", requires = ["access", search::_search_sql]);
+pgrx::extension_sql_file!(
+    "../sql/search.sql",
+    name = "search",
+    requires = ["access", search::_search_sql, audit::_audits_search, audit::_audit_search]
+);
+pgrx::extension_sql_file!("../sql/audit.sql", name = "audit", requires = ["access"]);
 
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     session::define_settings();
+    audit::define_setting();
     explain_guard::install();
     version_gate::install();
 }

@@ -1,9 +1,11 @@
 //! `fhir.search` (see sql/search.sql) and `fhir.matches`: FHIR search strings
 //! with the same parser and semantics as AccessPolicy criteria.
 
+use crate::audit::{self, Subject};
 use crate::errors::OrRaise;
 use crate::jsonb::Document;
 use crate::session::{self, Actor};
+use fhir_access_core::audit::Action;
 use fhir_access_core::criteria::{self, Criteria, Param};
 use fhir_access_core::outcome::{FhirError, Result};
 use fhir_access_core::policy::Interaction;
@@ -45,7 +47,9 @@ fn compiled(resource_type: &str, query: &str) -> Result<Rc<Compiled>> {
 /// The statement fhir.search runs; $1 is the resource type, $2 the query.
 #[pg_extern(stable)]
 fn _search_sql(resource_type: &str, query: &str) -> String {
-    build_sql(resource_type, query).or_raise()
+    // A search's success is recorded by fhir.search, with the ids it returned.
+    let attempted = || Subject::search(resource_type, query, &[]);
+    audit::refused(Action::Interaction(Interaction::Search), attempted, build_sql(resource_type, query)).or_raise()
 }
 
 fn build_sql(resource_type: &str, query: &str) -> Result<String> {
@@ -61,7 +65,7 @@ fn build_sql(resource_type: &str, query: &str) -> Result<String> {
     let q = compiled(resource_type, query)?;
     const CONTENT: &str = "CASE WHEN (SELECT fhir._session_redacts((SELECT fhir._session()))) \
         THEN fhir._redact((SELECT fhir._session()), r.resource_type, r.tokens, r.content) ELSE r.content END";
-    let mut sql = format!("SELECT {CONTENT} FROM fhir.resource r WHERE r.resource_type = $1 AND NOT r.deleted");
+    let mut sql = format!("SELECT {CONTENT} AS content FROM fhir.resource r WHERE r.resource_type = $1 AND NOT r.deleted");
     if q.criteria.params.iter().any(|p| touches_hidden(&p.code)) {
         // A parameter over a hidden field filters what the session sees, the
         // redacted document, never the stored tokens.

@@ -9,10 +9,12 @@
 //! every statement against the bindings and the stored membership, so a
 //! deactivated membership or a changed policy applies from the next statement.
 
-use crate::errors::OrRaise;
+use crate::audit::{self, Subject};
+use crate::errors::{self, OrRaise};
 use crate::jsonb::{self, without_keys, Document, RawJsonb};
 use crate::storage::{self, Scope};
 pub use fhir_access_core::access::{Actor, Caller, Membership};
+use fhir_access_core::audit::Action;
 use fhir_access_core::definitions;
 use fhir_access_core::outcome::{FhirError, Result};
 use fhir_access_core::policy::{self, EffectivePolicy, Interaction};
@@ -508,15 +510,31 @@ fn policy_datum(m: &Membership) -> RawJsonb {
 #[pg_extern]
 fn set_membership(membership: &str, local: default!(bool, false)) -> Option<RawJsonb> {
     let id = membership_id(membership);
+    let login = Action::Login;
+    match act_as(id, local) {
+        Ok(loaded) => {
+            let caller = Caller::Member(loaded);
+            audit::record(&caller, login, Subject::named("ProjectMembership", id), None);
+            effective_policy_json(&caller)
+        }
+        Err(e) => {
+            let caller = if is_system(outer_role()) { Caller::System } else { Caller::Nobody(String::new()) };
+            audit::record(&caller, login, Subject::named("ProjectMembership", id), Some(&e));
+            errors::raise(e)
+        }
+    }
+}
+
+fn act_as(id: &str, local: bool) -> Result<Rc<Membership>> {
     let outer = outer_role();
     if !is_system(outer) {
-        let client = client_grant(outer).or_raise();
-        membership_for_grant(outer, &client, id).and_then(|_| check_scope(outer, &client, local)).or_raise();
-        check_no_mixing(Some(id)).or_raise();
+        let client = client_grant(outer)?;
+        membership_for_grant(outer, &client, id).and_then(|_| check_scope(outer, &client, local))?;
+        check_no_mixing(Some(id))?;
     }
-    let loaded = load_membership(id).or_raise();
+    let loaded = load_membership(id)?;
     set_setting(id, local);
-    effective_policy_json(&Caller::Member(loaded))
+    Ok(loaded)
 }
 
 #[pg_extern]

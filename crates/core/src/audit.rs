@@ -1,0 +1,368 @@
+//! The audit trail: what each client interaction records, as a FHIR R4
+//! AuditEvent in the shape of IHE Basic Audit Log Patterns (BALP): the REST
+//! interaction as type and subtype, the person (the membership's profile),
+//! the membership, the User and the database role as agents, the resources
+//! and Patients concerned and, for a search, the query as entities.
+
+use crate::outcome::FhirError;
+use crate::policy::Interaction;
+use base64::Engine;
+use serde_json::{json, Value};
+
+/// The `fhir.audit` setting: what is recorded.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Level {
+    Off,
+    /// Creates, updates, patches and deletes, refused ones included.
+    Writes,
+    /// Also reads, vreads, histories, searches and `set_membership`.
+    All,
+}
+
+impl Level {
+    pub fn records(self, action: Action) -> bool {
+        match self {
+            Level::Off => false,
+            Level::Writes => action.writes(),
+            Level::All => true,
+        }
+    }
+}
+
+/// What a client did.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Action {
+    Interaction(Interaction),
+    /// `fhir.patch` (an update for access policies, its own REST interaction).
+    Patch,
+    /// `fhir.set_membership`: the session starts acting as a membership.
+    Login,
+}
+
+impl Action {
+    pub fn writes(self) -> bool {
+        matches!(self, Action::Patch | Action::Interaction(Interaction::Create | Interaction::Update | Interaction::Delete))
+    }
+
+    /// The http://hl7.org/fhir/restful-interaction code.
+    fn rest_code(self) -> Option<&'static str> {
+        Some(match self {
+            Action::Interaction(Interaction::History) => "history-instance",
+            Action::Interaction(Interaction::Search) => "search-type",
+            Action::Interaction(i) => i.as_str(),
+            Action::Patch => "patch",
+            Action::Login => return None,
+        })
+    }
+
+    /// AuditEvent.action: create, read, update, delete or execute.
+    fn crud(self) -> &'static str {
+        match self {
+            Action::Interaction(Interaction::Create) => "C",
+            Action::Interaction(Interaction::Read | Interaction::Vread | Interaction::History) => "R",
+            Action::Interaction(Interaction::Update) | Action::Patch => "U",
+            Action::Interaction(Interaction::Delete) => "D",
+            Action::Interaction(Interaction::Search) | Action::Login => "E",
+        }
+    }
+
+    /// The BALP profile the event follows.
+    fn profile(self) -> Option<String> {
+        let name = match (self, self.crud()) {
+            (Action::Login, _) => return None,
+            (Action::Interaction(Interaction::Search), _) => "Query",
+            (_, "C") => "Create",
+            (_, "R") => "Read",
+            (_, "U") => "Update",
+            _ => "Delete",
+        };
+        Some(format!("https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.{name}"))
+    }
+}
+
+/// Who acted.
+pub struct Agent<'a> {
+    /// The ProjectMembership id; `None` when the client had none it may act as.
+    pub membership: Option<&'a str>,
+    /// `Practitioner/…`, `Patient/…`: the membership's profile.
+    pub profile: Option<&'a str>,
+    /// `User/…`.
+    pub user: Option<&'a str>,
+    /// The AccessPolicies the membership acts under (`AccessPolicy/…`).
+    pub policies: &'a [String],
+    /// The database role the client connected or `SET ROLE` as.
+    pub role: &'a str,
+    /// The client's network address, when it has one.
+    pub address: Option<&'a str>,
+}
+
+/// One audit record.
+pub struct Record<'a> {
+    pub action: Action,
+    /// FHIR instant.
+    pub recorded: &'a str,
+    pub agent: Agent<'a>,
+    /// References of the resources read or written (`Type/id/_history/v` when
+    /// the version is known), in the order returned.
+    pub resources: Vec<String>,
+    /// `Patient/…` references of the Patient compartments they are in.
+    pub patients: Vec<String>,
+    /// A search: its type and query string.
+    pub query: Option<(&'a str, &'a str)>,
+    /// `None` for success.
+    pub refusal: Option<&'a FhirError>,
+    /// The database (AuditEvent.source.site).
+    pub database: &'a str,
+}
+
+const DCM: &str = "http://dicom.nema.org/resources/ontology/DCM";
+const AGENT_TYPES: &str = "https://github.com/fhir-access/fhir-access/audit-agent";
+
+fn coding(system: &str, code: &str, display: &str) -> Value {
+    json!({ "system": system, "code": code, "display": display })
+}
+
+/// The record as an AuditEvent, without id and meta (storage stamps them).
+pub fn audit_event(r: &Record) -> Value {
+    let mut event = json!({
+        "resourceType": "AuditEvent",
+        "type": match r.action {
+            Action::Login => coding(DCM, "110114", "User Authentication"),
+            _ => coding("http://terminology.hl7.org/CodeSystem/audit-event-type", "rest", "RESTful Operation"),
+        },
+        "subtype": [match r.action.rest_code() {
+            Some(code) => coding("http://hl7.org/fhir/restful-interaction", code, code),
+            None => coding(DCM, "110122", "Login"),
+        }],
+        "action": r.action.crud(),
+        "recorded": r.recorded,
+        "outcome": if r.refusal.is_some() { "4" } else { "0" },
+        "agent": agents(&r.agent, r.action),
+        "source": {
+            "site": r.database,
+            "observer": { "display": "fhir_access" },
+            "type": [coding("http://terminology.hl7.org/CodeSystem/security-source-type", "4", "Application Server")],
+        },
+    });
+    if let Some(profile) = r.action.profile() {
+        event["meta"] = json!({ "profile": [profile] });
+    }
+    if let Some(e) = r.refusal {
+        event["outcomeDesc"] = json!(format!("{} {}", e.kind.sqlstate(), e.message));
+    }
+    let entities = entities(r);
+    if !entities.is_empty() {
+        event["entity"] = Value::Array(entities);
+    }
+    event
+}
+
+fn agents(a: &Agent, action: Action) -> Value {
+    let (code, display) = if action.crud() == "R" || action.crud() == "E" { ("IRCP", "information recipient") } else { ("AUT", "author") };
+    let mut person = json!({
+        "type": { "coding": [coding("http://terminology.hl7.org/CodeSystem/v3-ParticipationType", code, display)] },
+        "requestor": true,
+    });
+    match (a.profile, a.membership) {
+        (Some(profile), _) => person["who"] = json!({ "reference": profile }),
+        (None, Some(m)) => person["who"] = json!({ "reference": format!("ProjectMembership/{m}") }),
+        (None, None) => person["who"] = json!({ "display": a.role }),
+    }
+    if !a.policies.is_empty() {
+        person["policy"] = json!(a.policies);
+    }
+    let mut agents = vec![person];
+    let mut by = |kind: &str, display: &str, reference: Option<String>| {
+        if let Some(reference) = reference {
+            agents.push(json!({
+                "type": { "coding": [coding(AGENT_TYPES, kind, display)] },
+                "who": { "reference": reference },
+                "requestor": false,
+            }));
+        }
+    };
+    by("membership", "ProjectMembership", a.membership.map(|m| format!("ProjectMembership/{m}")));
+    by("user", "User", a.user.map(str::to_owned));
+    let mut client = json!({
+        "type": { "coding": [coding(DCM, "110153", "Source Role ID")] },
+        "who": { "display": a.role },
+        "altId": a.role,
+        "requestor": false,
+    });
+    if let Some(address) = a.address {
+        client["network"] = json!({ "address": address, "type": "2" });
+    }
+    agents.push(client);
+    Value::Array(agents)
+}
+
+fn entities(r: &Record) -> Vec<Value> {
+    let mut out: Vec<Value> = r
+        .resources
+        .iter()
+        .map(|what| {
+            json!({
+                "what": { "reference": what },
+                "type": coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "2", "System Object"),
+                "role": coding("http://terminology.hl7.org/CodeSystem/object-role", "4", "Domain Resource"),
+            })
+        })
+        .collect();
+    out.extend(r.patients.iter().map(|patient| {
+        json!({
+            "what": { "reference": patient },
+            "type": coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "1", "Person"),
+            "role": coding("http://terminology.hl7.org/CodeSystem/object-role", "1", "Patient"),
+        })
+    }));
+    if let Some((resource_type, query)) = r.query {
+        let text = format!("{resource_type}?{query}");
+        out.push(json!({
+            "type": coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "2", "System Object"),
+            "role": coding("http://terminology.hl7.org/CodeSystem/object-role", "24", "Query"),
+            "description": text,
+            "query": base64::engine::general_purpose::STANDARD.encode(text.as_bytes()),
+        }));
+    }
+    out
+}
+
+/// The Patients a version is about: the `Patient/…` entries of its `meta.compartment`.
+pub fn patients_of(content: &Value) -> Vec<String> {
+    content["meta"]["compartment"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["reference"].as_str())
+        .filter(|r| r.starts_with("Patient/"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `Type/id/_history/version` of a stored version (`Type/id` without a version).
+pub fn reference_of(content: &Value) -> Option<String> {
+    let (t, id) = (content["resourceType"].as_str()?, content["id"].as_str()?);
+    Some(match content["meta"]["versionId"].as_str() {
+        Some(v) => format!("{t}/{id}/_history/{v}"),
+        None => format!("{t}/{id}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent() -> Agent<'static> {
+        Agent {
+            membership: Some("m1"),
+            profile: Some("Practitioner/doc"),
+            user: Some("User/u1"),
+            policies: &[],
+            role: "gateway",
+            address: Some("10.1.2.3"),
+        }
+    }
+
+    fn record(action: Action) -> Record<'static> {
+        Record {
+            action,
+            recorded: "2026-12-02T10:00:00.000Z",
+            agent: agent(),
+            resources: vec!["Observation/o1/_history/v1".into()],
+            patients: vec!["Patient/p1".into()],
+            query: None,
+            refusal: None,
+            database: "clinic",
+        }
+    }
+
+    #[test]
+    fn writes_level_records_writes_only() {
+        let writes = [
+            Action::Interaction(Interaction::Create),
+            Action::Interaction(Interaction::Update),
+            Action::Patch,
+            Action::Interaction(Interaction::Delete),
+        ];
+        for a in writes {
+            assert!(Level::Writes.records(a), "{a:?}");
+        }
+        for a in [Action::Interaction(Interaction::Read), Action::Interaction(Interaction::Search), Action::Login] {
+            assert!(!Level::Writes.records(a) && Level::All.records(a) && !Level::Off.records(a), "{a:?}");
+        }
+    }
+
+    #[test]
+    fn a_read_is_a_balp_read_with_the_resource_and_its_patient() {
+        let e = audit_event(&record(Action::Interaction(Interaction::Read)));
+        assert_eq!(e["meta"]["profile"][0], "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.Read");
+        assert_eq!(e["type"]["code"], "rest");
+        assert_eq!(e["subtype"][0]["code"], "read");
+        assert_eq!((e["action"].as_str(), e["outcome"].as_str()), (Some("R"), Some("0")));
+        assert_eq!(e["entity"][0]["what"]["reference"], "Observation/o1/_history/v1");
+        assert_eq!(
+            (e["entity"][1]["what"]["reference"].as_str(), e["entity"][1]["role"]["code"].as_str()),
+            (Some("Patient/p1"), Some("1"))
+        );
+    }
+
+    #[test]
+    fn agents_name_the_profile_membership_user_and_role() {
+        let e = audit_event(&record(Action::Interaction(Interaction::Create)));
+        let who: Vec<_> =
+            e["agent"].as_array().unwrap().iter().map(|a| a["who"]["reference"].as_str().or(a["who"]["display"].as_str())).collect();
+        assert_eq!(who, [Some("Practitioner/doc"), Some("ProjectMembership/m1"), Some("User/u1"), Some("gateway")]);
+        assert_eq!(e["agent"][0]["requestor"], true);
+        assert_eq!(e["agent"][0]["type"]["coding"][0]["code"], "AUT");
+        assert_eq!(e["agent"][3]["network"]["address"], "10.1.2.3");
+    }
+
+    #[test]
+    fn a_search_records_its_query_in_base64_and_as_text() {
+        let mut r = record(Action::Interaction(Interaction::Search));
+        r.query = Some(("Observation", "subject=Patient/p1"));
+        let e = audit_event(&r);
+        let query = e["entity"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(query["role"]["code"], "24");
+        assert_eq!(query["description"], "Observation?subject=Patient/p1");
+        assert_eq!(query["query"], "T2JzZXJ2YXRpb24/c3ViamVjdD1QYXRpZW50L3Ax");
+        assert_eq!((e["action"].as_str(), e["subtype"][0]["code"].as_str()), (Some("E"), Some("search-type")));
+    }
+
+    #[test]
+    fn a_refusal_is_a_minor_failure_with_its_sqlstate_and_reason() {
+        let refusal = FhirError::forbidden("Observation create is not granted");
+        let mut r = record(Action::Interaction(Interaction::Create));
+        r.refusal = Some(&refusal);
+        let e = audit_event(&r);
+        assert_eq!(e["outcome"], "4");
+        assert_eq!(e["outcomeDesc"], "42501 Observation create is not granted");
+    }
+
+    #[test]
+    fn a_login_is_a_dicom_user_authentication() {
+        let mut r = record(Action::Login);
+        r.resources.clear();
+        r.patients.clear();
+        let e = audit_event(&r);
+        assert_eq!((e["type"]["code"].as_str(), e["subtype"][0]["code"].as_str()), (Some("110114"), Some("110122")));
+        assert!(e.get("entity").is_none() && e.get("meta").is_none());
+    }
+
+    #[test]
+    fn without_a_membership_the_role_is_the_requestor() {
+        let mut r = record(Action::Interaction(Interaction::Read));
+        r.agent = Agent { membership: None, profile: None, user: None, ..agent() };
+        let e = audit_event(&r);
+        assert_eq!(e["agent"][0]["who"]["display"], "gateway");
+        assert_eq!(e["agent"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn references_carry_the_version_and_patients_come_from_compartments() {
+        let doc = json!({"resourceType": "Observation", "id": "o1", "meta": {"versionId": "v2",
+            "compartment": [{"reference": "Project/p"}, {"reference": "Patient/p1"}, {"reference": "Organization/o"}]}});
+        assert_eq!(reference_of(&doc).as_deref(), Some("Observation/o1/_history/v2"));
+        assert_eq!(patients_of(&doc), ["Patient/p1"]);
+    }
+}

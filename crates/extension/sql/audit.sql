@@ -1,0 +1,27 @@
+-- The audit trail's one removal: the system purges AuditEvents older than an
+-- age (the interactions refuse to change or delete them, even for the system).
+-- Superuser-only: clients have no privilege on the tables it deletes from.
+CREATE FUNCTION fhir.purge_audit(older_than interval) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    purged bigint;
+BEGIN
+    IF older_than IS NULL OR older_than < interval '0' THEN
+        RAISE EXCEPTION 'older_than must be an interval of zero or more'
+            USING ERRCODE = '22023',
+                  DETAIL = '{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid","details":{"text":"older_than must be an interval of zero or more"}}]}';
+    END IF;
+    WITH gone AS (
+        DELETE FROM fhir.resource
+        WHERE resource_type = 'AuditEvent' AND last_updated < now() - older_than
+        RETURNING id
+    ), versions AS (
+        DELETE FROM fhir.resource_history h
+        WHERE h.resource_type = 'AuditEvent' AND h.id IN (SELECT id FROM gone)
+    )
+    SELECT count(*) INTO purged FROM gone;
+    RETURN purged;
+END
+$$;
+
+REVOKE ALL ON FUNCTION fhir.purge_audit(interval) FROM PUBLIC;
