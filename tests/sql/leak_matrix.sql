@@ -142,6 +142,9 @@ BEGIN
       got := SQLSTATE || ' ' || SQLERRM;
     END;
     checked := checked + 1;
+    -- Clients never write AuditEvents (tests/sql/audit.sql): that refusal shows nothing.
+    CONTINUE WHEN c.resource_type = 'AuditEvent' AND route IN ('update response', 'patch response', 'view RETURNING', 'create response')
+                  AND got LIKE '42501 AuditEvents are recorded by the server%';
     IF got IS NULL OR got LIKE '%' || 'SENTINEL-' || c.n || '%' OR got LIKE '%sentinel-' || c.n || '%'
        OR (route NOT IN ('create response', 'explain_access') AND got NOT LIKE '%"c' || c.n || '"%') THEN
       leaked := leaked || format('%s %s [%s]', c.resource_type, c.hidden, left(got, 160));
