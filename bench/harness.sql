@@ -73,9 +73,11 @@ END
 $$;
 
 -- Acts as a membership through the gateway role, or as the system (NULL).
-CREATE OR REPLACE FUNCTION bench.act_as(membership text) RETURNS void LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION bench.act_as(membership text, audit text DEFAULT NULL) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     RESET ROLE;
+    -- The audit level is the superuser's to set, before the role switch.
+    PERFORM set_config('fhir.audit', coalesce(audit, 'writes'), false);
     IF membership IS NOT NULL THEN
         SET ROLE bench_gateway;
         PERFORM fhir.set_membership(membership);
@@ -88,7 +90,8 @@ $$;
 CREATE OR REPLACE FUNCTION bench.compare(
     no text, name text, target text, max_ratio numeric, membership text, measured text, baseline text,
     baseline_membership text DEFAULT NULL, needs_index boolean DEFAULT false, rollback boolean DEFAULT false,
-    note text DEFAULT NULL, runs int DEFAULT 7, warm int DEFAULT 2) RETURNS void LANGUAGE plpgsql AS $$
+    note text DEFAULT NULL, runs int DEFAULT 7, warm int DEFAULT 2,
+    measured_audit text DEFAULT NULL, baseline_audit text DEFAULT NULL) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     m_ms numeric[] := '{}';
     b_ms numeric[] := '{}';
@@ -105,21 +108,21 @@ BEGIN
     END IF;
     BEGIN
         IF NOT rollback THEN
-            PERFORM bench.act_as(membership);
+            PERFORM bench.act_as(membership, measured_audit);
             r_m := bench.row_count(measured);
             plan := bench.plan_lines(measured);
-            PERFORM bench.act_as(baseline_membership);
+            PERFORM bench.act_as(baseline_membership, baseline_audit);
             r_b := bench.row_count(baseline);
         END IF;
         FOR i IN 1 .. warm + runs LOOP
             IF i % 2 = 0 THEN
-                PERFORM bench.act_as(baseline_membership);
+                PERFORM bench.act_as(baseline_membership, baseline_audit);
                 b := bench.explain(baseline, rollback);
             END IF;
-            PERFORM bench.act_as(membership);
+            PERFORM bench.act_as(membership, measured_audit);
             m := bench.explain(measured, rollback);
             IF i % 2 = 1 THEN
-                PERFORM bench.act_as(baseline_membership);
+                PERFORM bench.act_as(baseline_membership, baseline_audit);
                 b := bench.explain(baseline, rollback);
             END IF;
             IF i > warm THEN

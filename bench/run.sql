@@ -89,6 +89,16 @@ SELECT bench.compare('7', 'create 10k Observations with compartments + 2 write c
 SELECT bench.set_membership_cost('8', 'set_membership, warm (patient membership)', 'm-patient');
 SELECT bench.set_membership_cost('8b', 'set_membership, warm (1,000 parameter instances)', 'm-orgs');
 
+-- 9. The audit trail's cost on reads: fhir.audit = all (every read and
+-- search stored as an AuditEvent) against off, the same membership.
+SELECT bench.compare('9a', 'patient searches own Observations, fhir.audit = all vs off', '≤ 1.3', 1.3, 'm-patient',
+    $q$SELECT * FROM fhir.search('Observation')$q$, $q$SELECT * FROM fhir.search('Observation')$q$,
+    baseline_membership => 'm-patient', measured_audit => 'all', baseline_audit => 'off');
+SELECT format('SELECT count(fhir.read(%L, id)) FROM unnest(%L::text[]) id', 'Observation', array_agg(id)) AS reads
+FROM fhir.resource WHERE resource_type = 'Observation' AND tokens @> ARRAY['_compartment=Patient/' || :'patient_id'] \gset
+SELECT bench.compare('9b', 'patient reads each own Observation by id, fhir.audit = all vs off', '≤ 1.3', 1.3, 'm-patient',
+    :'reads', :'reads', baseline_membership => 'm-patient', measured_audit => 'all', baseline_audit => 'off');
+
 -- 4. Row 1 again with 1,000 other AccessPolicies in the database.
 \ir others.sql
 SELECT bench.compare('4', 'same as row 1 with 1,000 other AccessPolicies', '≤ 1.3 × row 1; planning ≤ 2 ms', NULL, 'm-patient',
