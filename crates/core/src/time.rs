@@ -6,11 +6,19 @@ const PG_EPOCH_UNIX_MICROS: i64 = 946_684_800_000_000;
 /// Formats a PostgreSQL `TimestampTz` (µs since 2000-01-01 UTC) as a FHIR
 /// instant with millisecond precision: `2026-11-22T18:16:00.123Z`.
 pub fn instant(pg_micros: i64) -> String {
-    let unix_ms = (pg_micros + PG_EPOCH_UNIX_MICROS).div_euclid(1000);
-    let (days, ms_of_day) = (unix_ms.div_euclid(86_400_000), unix_ms.rem_euclid(86_400_000));
+    let mut text = instant_micros(pg_micros);
+    text.replace_range(23..26, "");
+    text
+}
+
+/// The same with microseconds (`2026-11-22T18:16:00.123456Z`), for audit
+/// records, which a millisecond would not order.
+pub fn instant_micros(pg_micros: i64) -> String {
+    let unix = pg_micros + PG_EPOCH_UNIX_MICROS;
+    let (days, micros_of_day) = (unix.div_euclid(86_400_000_000), unix.rem_euclid(86_400_000_000));
     let (y, m, d) = civil_from_days(days);
-    let secs = ms_of_day / 1000;
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z", secs / 3600, secs / 60 % 60, secs % 60, ms_of_day % 1000)
+    let secs = micros_of_day / 1_000_000;
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z", secs / 3600, secs / 60 % 60, secs % 60, micros_of_day % 1_000_000)
 }
 
 /// Truncates a PostgreSQL timestamp to the millisecond, the precision of `meta.lastUpdated`.
@@ -34,6 +42,13 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn micro_precision_keeps_the_microseconds() {
+        assert_eq!(instant_micros(1_234_567), "2000-01-01T00:00:01.234567Z");
+        assert_eq!(instant(1_234_567), "2000-01-01T00:00:01.234Z");
+        assert_eq!(instant_micros(-1), "1999-12-31T23:59:59.999999Z");
+    }
 
     #[test]
     fn postgres_epoch_is_y2k() {

@@ -71,6 +71,7 @@ SELECT pg_catalog.pg_extension_config_dump('fhir.resource_history', '');
 SELECT pg_catalog.pg_extension_config_dump('fhir.client', '');
 SELECT pg_catalog.pg_extension_config_dump('fhir.role_binding', '');
 SELECT pg_catalog.pg_extension_config_dump('fhir.access_version', '');
+SELECT pg_catalog.pg_extension_config_dump('fhir.audit_queue', '');
 
 REVOKE ALL ON fhir.client, fhir.role_binding, fhir.access_version FROM PUBLIC;
 
@@ -80,6 +81,7 @@ GRANT SELECT, INSERT, UPDATE ON fhir.resource, fhir.resource_history TO fhir_wri
 GRANT SELECT ON fhir.client, fhir.role_binding, fhir.access_version TO fhir_writer;
 GRANT EXECUTE ON FUNCTION fhir._bump_access_version() TO fhir_writer;
 GRANT INSERT, UPDATE ON fhir.access_version TO fhir_writer;
+GRANT SELECT, INSERT, DELETE ON fhir.audit_queue TO fhir_writer;
 
 ALTER TABLE fhir.resource ENABLE ROW LEVEL SECURITY;
 

@@ -25,3 +25,6 @@ END
 $$;
 
 REVOKE ALL ON FUNCTION fhir.purge_audit(interval) FROM PUBLIC;
+
+-- Moving the queue is the audit writer's work; the system may hurry it.
+REVOKE ALL ON FUNCTION fhir.flush_audit() FROM PUBLIC;

@@ -66,5 +66,14 @@ CREATE TABLE fhir.resource_history (
 -- fhir.history lists a resource's versions newest first.
 CREATE INDEX resource_history_newest_idx ON fhir.resource_history (resource_type, id, last_updated DESC);
 
+-- The audit trail's records of successful interactions, queued by the
+-- transaction that made them (they commit and roll back with it) and moved
+-- into fhir.resource as AuditEvents by the audit writer (audit.rs). Narrow
+-- and without indexes, so that recording costs an interaction little.
+CREATE TABLE fhir.audit_queue (
+    project_id text NOT NULL,
+    content    jsonb NOT NULL
+);
+
 -- Clients never touch the tables: they go through fhir.resources and the functions.
-REVOKE ALL ON fhir.resource, fhir.resource_history FROM PUBLIC;
+REVOKE ALL ON fhir.resource, fhir.resource_history, fhir.audit_queue FROM PUBLIC;

@@ -1,10 +1,16 @@
 //! The audit trail of client interactions (the record's shape is core
 //! `audit`). `fhir.audit` (superuser-only) chooses what is recorded.
 //!
-//! A successful interaction's AuditEvent is stored like any resource, in the
-//! membership's project and in the same transaction: it commits and rolls
-//! back with the interaction, and whoever the policy lets read AuditEvent
-//! reads it through `fhir.read`, `fhir.search` and the view. A refusal cannot
+//! A successful interaction's record is queued in the same transaction
+//! (`fhir.audit_queue`, one narrow row): it commits and rolls back with the
+//! interaction. The audit writer, a background worker the committing backend
+//! starts when none of its own is running, moves committed records into
+//! `fhir.resource` as AuditEvents of the membership's project, indexed like
+//! any resource, within about a tenth of a second; whoever the policy lets
+//! read AuditEvent reads them through `fhir.read`, `fhir.search` and the view.
+//! `fhir.flush_audit()` moves them at once (and waits for a writer at work).
+//! Indexing an AuditEvent costs several times a read, so it is kept off the
+//! interaction's path. A refusal cannot
 //! be stored (its transaction is aborted), nor can anything in a read-only
 //! transaction (a hot standby): those records go to the server log, one line
 //! each, `fhir_access audit: <AuditEvent>`, at LOG_SERVER_ONLY so that the
@@ -12,16 +18,23 @@
 
 use crate::errors::OrRaise;
 use crate::session::{self, Caller};
+use crate::storage;
 use crate::versions::{self, Accounts};
 use fhir_access_core::audit::{self, Action, Agent, Level, Record};
 use fhir_access_core::outcome::{FhirError, Result};
 use fhir_access_core::policy::Interaction;
 use fhir_access_core::time;
+use pgrx::bgworkers::{
+    BackgroundWorker, BackgroundWorkerBuilder, BackgroundWorkerStatus, BgWorkerStartTime, DynamicBackgroundWorker, SignalWakeFlags,
+};
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
+use pgrx::{PgMemoryContexts, PgXactCallbackEvent};
 use serde_json::Value;
+use std::cell::{Cell, RefCell};
 use std::ffi::CStr;
+use std::time::Duration;
 
 #[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Setting {
@@ -117,7 +130,7 @@ pub fn record(caller: &Caller, action: Action, subject: Subject, refusal: Option
     let policies: Vec<String> = member.map(|m| m.policy.sources.iter().map(|s| s.policy.clone()).collect()).unwrap_or_default();
     let (role, address, database) = (role_name(), client_address(), database_name());
     // SAFETY: reads the backend's clock.
-    let recorded = time::instant(unsafe { pg_sys::GetCurrentTimestamp() });
+    let recorded = time::instant_micros(unsafe { pg_sys::GetCurrentTimestamp() });
     let event = audit::audit_event(&Record {
         action,
         recorded: &recorded,
@@ -138,16 +151,104 @@ pub fn record(caller: &Caller, action: Action, subject: Subject, refusal: Option
     // SAFETY: reads a backend global.
     let read_only = unsafe { pg_sys::XactReadOnly };
     match member {
-        Some(m) if refusal.is_none() && !read_only => store(&m.project_id, event).or_raise(),
+        Some(m) if refusal.is_none() && !read_only => queue(&m.project_id, &event),
         _ => log(&event),
     }
 }
 
-/// Stores an AuditEvent as the system would create it.
-fn store(project_id: &str, event: Value) -> Result<()> {
-    let id = versions::random_uuid();
-    let version = versions::build(&id, project_id, event, None, Accounts::Given(Vec::new()), None)?;
-    versions::store("AuditEvent", project_id, &version, true, false)
+thread_local! {
+    /// This transaction queued a record (the writer is seen to at commit).
+    static QUEUED: Cell<bool> = const { Cell::new(false) };
+    /// The audit writer this backend started last.
+    static WRITER: RefCell<Option<DynamicBackgroundWorker>> = const { RefCell::new(None) };
+}
+
+fn queue(project_id: &str, event: &Value) {
+    storage::queue_audit(project_id, event);
+    if !QUEUED.with(|q| q.replace(true)) {
+        pgrx::register_xact_callback(PgXactCallbackEvent::PreCommit, start_writer);
+        for end in [PgXactCallbackEvent::Commit, PgXactCallbackEvent::Abort] {
+            pgrx::register_xact_callback(end, || QUEUED.with(|q| q.set(false)));
+        }
+    }
+}
+
+/// Starts an audit writer for this database unless the one this backend
+/// started is still at work. Without a free worker slot the records wait for
+/// the next commit's attempt, or for `fhir.flush_audit()`.
+fn start_writer() {
+    let running = WRITER.with(|w| w.borrow().as_ref().is_some_and(|h| !matches!(h.pid(), Err(BackgroundWorkerStatus::Stopped))));
+    if running {
+        return;
+    }
+    // SAFETY: the handle PostgreSQL allocates must outlive the transaction.
+    let started = unsafe {
+        PgMemoryContexts::TopMemoryContext.switch_to(|_| {
+            BackgroundWorkerBuilder::new("fhir_access audit writer")
+                .set_type("fhir_access audit writer")
+                .set_library("fhir_access")
+                .set_function("fhir_access_audit_writer")
+                .set_argument(Some(pg_sys::Datum::from(pg_sys::MyDatabaseId.to_u32())))
+                .enable_spi_access()
+                .set_start_time(BgWorkerStartTime::RecoveryFinished)
+                .set_restart_time(None)
+                .load_dynamic()
+        })
+    };
+    WRITER.with(|w| *w.borrow_mut() = started.ok());
+}
+
+/// Records moved per transaction, and how long the writer waits for more
+/// before it exits (so that it never holds a database others want to drop).
+const BATCH: i32 = 500;
+const POLL: Duration = Duration::from_millis(50);
+const IDLE_POLLS: u32 = 10;
+
+/// Moves up to `BATCH` queued records into AuditEvents; the caller holds the lock.
+fn materialize() -> Result<usize> {
+    let taken = storage::take_audit(BATCH);
+    for (project_id, event) in &taken {
+        let id = versions::random_uuid();
+        let version = versions::build(&id, project_id, event.clone(), None, Accounts::Given(Vec::new()), None)?;
+        versions::store("AuditEvent", project_id, &version, true, false)?;
+    }
+    Ok(taken.len())
+}
+
+/// The audit writer: started by a committing backend with its database's
+/// OID, it moves the queue while records arrive and exits once idle, or at
+/// once if another writer holds the lock.
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub extern "C-unwind" fn fhir_access_audit_writer(database: pg_sys::Datum) {
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    BackgroundWorker::connect_worker_to_spi_by_oid(Some(pg_sys::Oid::from(database.value() as u32)), None);
+    let mut idle = 0;
+    while idle < IDLE_POLLS {
+        let moved = BackgroundWorker::transaction(|| storage::lock_audit(false).then(|| materialize().or_raise()));
+        match moved {
+            None => return,
+            Some(0) => idle += 1,
+            Some(_) => idle = 0,
+        }
+        if moved != Some(BATCH as usize) && !BackgroundWorker::wait_latch(Some(POLL)) {
+            return;
+        }
+    }
+}
+
+/// Moves every queued audit record into AuditEvents now, after any writer at
+/// work; the number moved. Superuser-only (sql/audit.sql revokes it).
+#[pg_extern]
+fn flush_audit() -> i64 {
+    storage::lock_audit(true);
+    let mut moved = 0;
+    loop {
+        match materialize().or_raise() {
+            0 => return moved,
+            n => moved += n as i64,
+        }
+    }
 }
 
 fn log(event: &Value) {

@@ -48,7 +48,7 @@ pgrx::extension_sql_file!(
     name = "search",
     requires = ["access", search::_search_sql, audit::_audits_search, audit::_audit_search]
 );
-pgrx::extension_sql_file!("../sql/audit.sql", name = "audit", requires = ["access"]);
+pgrx::extension_sql_file!("../sql/audit.sql", name = "audit", requires = ["access", audit::flush_audit]);
 
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {

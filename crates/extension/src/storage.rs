@@ -18,7 +18,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use pgrx::pg_sys::BuiltinOid::{BOOLOID, JSONBOID, OIDOID, TEXTARRAYOID, TEXTOID};
+use pgrx::pg_sys::BuiltinOid::{BOOLOID, INT4OID, JSONBOID, OIDOID, TEXTARRAYOID, TEXTOID};
 
 struct Statement {
     sql: &'static str,
@@ -60,6 +60,9 @@ const HOLDS_RESOURCES: Statement = statement!("holds_resources", [], false);
 const HISTORY: Statement = statement!("history", [TEXTOID, TEXTOID], false);
 const PROJECT_MEMBERSHIPS: Statement = statement!("project_memberships", [TEXTOID], false);
 const TYPE_TOKENS: Statement = statement!("type_tokens", [TEXTOID, TEXTOID], false);
+const QUEUE_AUDIT: Statement = statement!("queue_audit", [TEXTOID, JSONBOID], true);
+const TAKE_AUDIT: Statement = statement!("take_audit", [INT4OID], true);
+const LOCK_AUDIT: Statement = statement!("lock_audit", [BOOLOID], false);
 
 /// Which rows a read may see.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -407,4 +410,22 @@ pub fn holds_resources() -> bool {
 /// The name of the extension's schema now.
 pub fn extension_schema() -> Option<String> {
     run(&EXTENSION_SCHEMA, &[], one::<String>)
+}
+
+/// Queues an audit record of `project_id` for the audit writer.
+pub fn queue_audit(project_id: &str, event: &Value) {
+    run(&QUEUE_AUDIT, &[project_id.into(), RawJsonb(to_datum(event)).into()], |_| Ok(()))
+}
+
+/// Takes up to `limit` queued audit records: (project, AuditEvent).
+pub fn take_audit(limit: i32) -> Vec<(String, Value)> {
+    run(&TAKE_AUDIT, &[limit.into()], |rows| {
+        rows.map(|row| Ok((row.get(1)?.expect("NOT NULL"), row.get::<Document>(2)?.expect("NOT NULL").0))).collect()
+    })
+}
+
+/// The audit writer's lock until the transaction ends; false when `wait` is
+/// false and another transaction holds it.
+pub fn lock_audit(wait: bool) -> bool {
+    run(&LOCK_AUDIT, &[wait.into()], |rows| Ok(one::<bool>(rows)?.unwrap_or(false)))
 }
