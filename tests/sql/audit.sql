@@ -107,6 +107,14 @@ SELECT fhir.set_membership(:'doc') IS NOT NULL AS doc;
 INSERT INTO fhir.resources (content) VALUES ('{"resourceType": "Observation", "status": "final", "code": {"text": "via view"}}');
 RESET ROLE;
 SELECT t.is(t.last_audit_says() LIKE 'C create 0 Observation/%', true, 'a write through the view is recorded as the interaction it is');
+SET ROLE au_gateway;
+SELECT fhir.set_membership(:'admin') IS NOT NULL AS admin;
+SELECT fhir.invite('p', '{"resourceType": "Practitioner", "email": "new@example.org"}') AS invited \gset
+RESET ROLE;
+SELECT t.is((SELECT string_agg(e->'what'->>'reference', ' ') FROM jsonb_array_elements(t.last_audit()->'entity') e),
+            concat_ws(' ', 'ProjectMembership/' || (:'invited'::jsonb->>'id') || '/_history/' || (:'invited'::jsonb->'meta'->>'versionId'),
+                      :'invited'::jsonb->'profile'->>'reference', :'invited'::jsonb->'user'->>'reference'),
+            'an invite is recorded with the membership, the profile and the User it made');
 SELECT t.audit_count() AS before_reads \gset
 SET ROLE au_gateway;
 SELECT fhir.set_membership(:'doc') IS NOT NULL AS doc;
@@ -181,6 +189,66 @@ SELECT fhir.set_membership(:'doc') IS NOT NULL AS doc;
 SELECT count(*) AS none FROM fhir.search('Observation', 'subject=Patient/nobody');
 RESET ROLE;
 SELECT t.is(t.last_audit()->'entity'->0->>'description', 'Observation?subject=Patient/nobody', 'a search that finds nothing is recorded too');
+-- Plain SQL on the view is recorded too, with its text, before a row is returned.
+SET ROLE au_gateway;
+SELECT fhir.set_membership(:'doc') IS NOT NULL AS doc;
+SELECT count(*) AS observations FROM fhir.resources WHERE resource_type = 'Observation';
+RESET ROLE;
+SELECT t.is(concat_ws(' ', t.last_audit()->>'action', t.last_audit()->'subtype'->0->>'code', t.last_audit()->'entity'->0->>'description'),
+            'E search-system SELECT count(*) AS observations FROM fhir.resources WHERE resource_type = ''Observation'';',
+            'a SELECT on the view is recorded as a query with its SQL');
+SET ROLE au_gateway;
+SELECT fhir.set_membership(:'doc') IS NOT NULL AS doc;
+CREATE TEMP TABLE copied AS SELECT content FROM fhir.resources WHERE resource_type = 'Patient';
+RESET ROLE;
+SELECT t.ok(t.last_audit()->'entity'->0->>'description' LIKE 'CREATE TEMP TABLE copied AS SELECT content FROM fhir.resources%', 'so is a copy of the view into a table');
+SET ROLE au_gateway;
+BEGIN;
+SELECT fhir.set_membership(:'doc', true) IS NOT NULL AS doc;
+DECLARE c CURSOR FOR SELECT id FROM fhir.resources WHERE resource_type = 'Patient' ORDER BY id;
+FETCH 1 FROM c;
+COMMIT;
+RESET ROLE;
+SELECT t.is(t.last_audit()->'entity'->0->>'description', 'DECLARE c CURSOR FOR SELECT id FROM fhir.resources WHERE resource_type = ''Patient'' ORDER BY id;', 'and a cursor over it');
+
+-- What a client was shown stays recorded when it rolls back: in the server
+-- log (tests/ops/audit_log.sh), since the stored record goes with the transaction.
+SELECT t.audit_count() AS before_undo \gset
+SET ROLE au_gateway;
+BEGIN;
+SELECT fhir.set_membership(:'doc', true) IS NOT NULL AS doc;
+SELECT fhir.read('Observation', :'obs_id') IS NOT NULL AS read;
+ROLLBACK;
+RESET ROLE;
+SELECT t.is(t.audit_count(), :'before_undo'::bigint, 'a read whose transaction rolls back leaves no stored record');
+
+-- One record per Patient, so that a patient reading her trail sees no other patient.
+SET ROLE au_gateway;
+SELECT fhir.set_membership(:'doc') IS NOT NULL AS doc;
+SELECT fhir.create('{"resourceType": "Observation", "status": "final", "code": {"text": "shared"}, "subject": {"reference": "Patient/p1"},
+                     "performer": [{"reference": "Patient/p2"}]}')->>'id' AS shared \gset
+RESET ROLE;
+SELECT fhir.flush_audit() >= 0 AS flushed;
+SELECT t.is((SELECT string_agg(p, ' ' ORDER BY p) FROM fhir.resource r,
+                    LATERAL (SELECT string_agg(e->'what'->>'reference', ',') p FROM jsonb_array_elements(r.content->'entity') e
+                             WHERE e->'role'->>'code' = '1') x
+             WHERE r.resource_type = 'AuditEvent' AND r.content->'entity'->0->'what'->>'reference' LIKE 'Observation/' || :'shared' || '/%'),
+            'Patient/p1 Patient/p2', 'a write about two patients is two records, each naming one');
+
+-- A client's query cannot make an unbounded record.
+SET ROLE au_gateway;
+SELECT fhir.set_membership(:'doc') IS NOT NULL AS doc;
+SELECT count(*) AS none FROM fhir.search('Observation', 'code=' || repeat('x', 100000));
+RESET ROLE;
+SELECT t.ok(length(t.last_audit()->'entity'->0->>'description') BETWEEN 4096 AND 4200, 'a long query is kept to its first 4 kB');
+SELECT t.ok(t.last_audit()->'entity'->0->>'description' LIKE '%… (100017 bytes)', 'saying how long it was');
+
+-- RESET ALL and DISCARD ALL keep a superuser's level.
+SET ROLE au_gateway;
+RESET ALL;
+SELECT t.is(current_setting('fhir.audit'), 'all', 'a client''s RESET ALL keeps the superuser''s level');
+RESET ROLE;
+
 SELECT t.audit_count() AS before_ro \gset
 SET ROLE au_gateway;
 BEGIN READ ONLY;
@@ -243,6 +311,7 @@ SELECT t.is(fhir.read('AuditEvent', :'some_event'), :'event'::jsonb, 'the AuditE
 -- The system purges by age.
 SELECT t.throws($$ SELECT fhir.purge_audit(interval '-1 day') $$, '22023', 'a negative age is refused');
 SELECT t.throws($$ SELECT fhir.purge_audit(NULL) $$, '22023', 'so is no age');
+SELECT t.throws($$ SELECT fhir.purge_audit(interval '1 day -25 hours') $$, '22023', 'and a mixed age that ends in the future');
 SELECT t.is(fhir.purge_audit(interval '1 day'), 0::bigint, 'nothing is older than a day');
 SELECT t.audit_count() AS all_events \gset
 SELECT t.is(fhir.purge_audit(interval '0'), :'all_events'::bigint, 'purging at age zero removes every AuditEvent and says how many');

@@ -37,6 +37,8 @@ pub enum Action {
     Patch,
     /// `fhir.set_membership`: the session starts acting as a membership.
     Login,
+    /// A SQL statement reading the view `fhir.resources`.
+    Sql,
 }
 
 impl Action {
@@ -51,6 +53,7 @@ impl Action {
             Action::Interaction(Interaction::Search) => "search-type",
             Action::Interaction(i) => i.as_str(),
             Action::Patch => "patch",
+            Action::Sql => "search-system",
             Action::Login => return None,
         })
     }
@@ -62,7 +65,7 @@ impl Action {
             Action::Interaction(Interaction::Read | Interaction::Vread | Interaction::History) => "R",
             Action::Interaction(Interaction::Update) | Action::Patch => "U",
             Action::Interaction(Interaction::Delete) => "D",
-            Action::Interaction(Interaction::Search) | Action::Login => "E",
+            Action::Interaction(Interaction::Search) | Action::Login | Action::Sql => "E",
         }
     }
 
@@ -70,7 +73,7 @@ impl Action {
     fn profile(self) -> Option<String> {
         let name = match (self, self.crud()) {
             (Action::Login, _) => return None,
-            (Action::Interaction(Interaction::Search), _) => "Query",
+            (Action::Interaction(Interaction::Search) | Action::Sql, _) => "Query",
             (_, "C") => "Create",
             (_, "R") => "Read",
             (_, "U") => "Update",
@@ -107,8 +110,11 @@ pub struct Record<'a> {
     pub resources: Vec<String>,
     /// `Patient/…` references of the Patient compartments they are in.
     pub patients: Vec<String>,
-    /// A search: its type and query string.
-    pub query: Option<(&'a str, &'a str)>,
+    /// A search's query (`Type?params`), or a statement's SQL text.
+    pub query: Option<&'a str>,
+    /// How many resources a search returned (all of them, even past the
+    /// entities listed); `None` when not known.
+    pub returned: Option<usize>,
     /// `None` for success.
     pub refusal: Option<&'a FhirError>,
     /// The database (AuditEvent.source.site).
@@ -122,8 +128,35 @@ fn coding(system: &str, code: &str, display: &str) -> Value {
     json!({ "system": system, "code": code, "display": display })
 }
 
-/// The record as an AuditEvent, without id and meta (storage stamps them).
-pub fn audit_event(r: &Record) -> Value {
+/// Resources listed in one record (a search may return more: `returned`
+/// counts them all), and the bytes of query text kept: a client's query
+/// must not make an unbounded record.
+pub const MAX_LISTED: usize = 1000;
+pub const MAX_QUERY_BYTES: usize = 4096;
+
+/// The query text, cut at a character boundary past `MAX_QUERY_BYTES`.
+fn bounded(query: &str) -> String {
+    if query.len() <= MAX_QUERY_BYTES {
+        return query.to_owned();
+    }
+    let mut end = MAX_QUERY_BYTES;
+    while !query.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &query[..end], query.len())
+}
+
+/// The record's AuditEvents (without id and meta; storage stamps them): one
+/// per Patient it concerns, so that an event read through one patient's
+/// compartment names no other patient (BALP's advice), else one.
+pub fn audit_events(r: &Record) -> Vec<Value> {
+    if r.patients.len() <= 1 {
+        return vec![audit_event(r, &r.patients)];
+    }
+    r.patients.iter().map(|p| audit_event(r, std::slice::from_ref(p))).collect()
+}
+
+fn audit_event(r: &Record, patients: &[String]) -> Value {
     let mut event = json!({
         "resourceType": "AuditEvent",
         "type": match r.action {
@@ -150,7 +183,7 @@ pub fn audit_event(r: &Record) -> Value {
     if let Some(e) = r.refusal {
         event["outcomeDesc"] = json!(format!("{} {}", e.kind.sqlstate(), e.message));
     }
-    let entities = entities(r);
+    let entities = entities(r, patients);
     if !entities.is_empty() {
         event["entity"] = Value::Array(entities);
     }
@@ -196,10 +229,11 @@ fn agents(a: &Agent, action: Action) -> Value {
     Value::Array(agents)
 }
 
-fn entities(r: &Record) -> Vec<Value> {
+fn entities(r: &Record, patients: &[String]) -> Vec<Value> {
     let mut out: Vec<Value> = r
         .resources
         .iter()
+        .take(MAX_LISTED)
         .map(|what| {
             json!({
                 "what": { "reference": what },
@@ -208,21 +242,25 @@ fn entities(r: &Record) -> Vec<Value> {
             })
         })
         .collect();
-    out.extend(r.patients.iter().map(|patient| {
+    out.extend(patients.iter().map(|patient| {
         json!({
             "what": { "reference": patient },
             "type": coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "1", "Person"),
             "role": coding("http://terminology.hl7.org/CodeSystem/object-role", "1", "Patient"),
         })
     }));
-    if let Some((resource_type, query)) = r.query {
-        let text = format!("{resource_type}?{query}");
-        out.push(json!({
+    if let Some(query) = r.query {
+        let text = bounded(query);
+        let mut entity = json!({
             "type": coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "2", "System Object"),
             "role": coding("http://terminology.hl7.org/CodeSystem/object-role", "24", "Query"),
             "description": text,
             "query": base64::engine::general_purpose::STANDARD.encode(text.as_bytes()),
-        }));
+        });
+        if let Some(n) = r.returned {
+            entity["detail"] = json!([{ "type": "returned", "valueString": n.to_string() }]);
+        }
+        out.push(entity);
     }
     out
 }
@@ -252,6 +290,12 @@ pub fn reference_of(content: &Value) -> Option<String> {
 mod tests {
     use super::*;
 
+    fn one(r: &Record) -> Value {
+        let events = audit_events(r);
+        assert_eq!(events.len(), 1);
+        events.into_iter().next().unwrap()
+    }
+
     fn agent() -> Agent<'static> {
         Agent {
             membership: Some("m1"),
@@ -271,6 +315,7 @@ mod tests {
             resources: vec!["Observation/o1/_history/v1".into()],
             patients: vec!["Patient/p1".into()],
             query: None,
+            returned: None,
             refusal: None,
             database: "clinic",
         }
@@ -294,7 +339,7 @@ mod tests {
 
     #[test]
     fn a_read_is_a_balp_read_with_the_resource_and_its_patient() {
-        let e = audit_event(&record(Action::Interaction(Interaction::Read)));
+        let e = one(&record(Action::Interaction(Interaction::Read)));
         assert_eq!(e["meta"]["profile"][0], "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.Read");
         assert_eq!(e["type"]["code"], "rest");
         assert_eq!(e["subtype"][0]["code"], "read");
@@ -308,7 +353,7 @@ mod tests {
 
     #[test]
     fn agents_name_the_profile_membership_user_and_role() {
-        let e = audit_event(&record(Action::Interaction(Interaction::Create)));
+        let e = one(&record(Action::Interaction(Interaction::Create)));
         let who: Vec<_> =
             e["agent"].as_array().unwrap().iter().map(|a| a["who"]["reference"].as_str().or(a["who"]["display"].as_str())).collect();
         assert_eq!(who, [Some("Practitioner/doc"), Some("ProjectMembership/m1"), Some("User/u1"), Some("gateway")]);
@@ -320,12 +365,14 @@ mod tests {
     #[test]
     fn a_search_records_its_query_in_base64_and_as_text() {
         let mut r = record(Action::Interaction(Interaction::Search));
-        r.query = Some(("Observation", "subject=Patient/p1"));
-        let e = audit_event(&r);
+        r.query = Some("Observation?subject=Patient/p1");
+        r.returned = Some(1);
+        let e = one(&r);
         let query = e["entity"].as_array().unwrap().last().unwrap().clone();
         assert_eq!(query["role"]["code"], "24");
         assert_eq!(query["description"], "Observation?subject=Patient/p1");
         assert_eq!(query["query"], "T2JzZXJ2YXRpb24/c3ViamVjdD1QYXRpZW50L3Ax");
+        assert_eq!(query["detail"][0]["valueString"], "1");
         assert_eq!((e["action"].as_str(), e["subtype"][0]["code"].as_str()), (Some("E"), Some("search-type")));
     }
 
@@ -334,7 +381,7 @@ mod tests {
         let refusal = FhirError::forbidden("Observation create is not granted");
         let mut r = record(Action::Interaction(Interaction::Create));
         r.refusal = Some(&refusal);
-        let e = audit_event(&r);
+        let e = one(&r);
         assert_eq!(e["outcome"], "4");
         assert_eq!(e["outcomeDesc"], "42501 Observation create is not granted");
     }
@@ -344,7 +391,7 @@ mod tests {
         let mut r = record(Action::Login);
         r.resources.clear();
         r.patients.clear();
-        let e = audit_event(&r);
+        let e = one(&r);
         assert_eq!((e["type"]["code"].as_str(), e["subtype"][0]["code"].as_str()), (Some("110114"), Some("110122")));
         assert!(e.get("entity").is_none() && e.get("meta").is_none());
     }
@@ -353,9 +400,48 @@ mod tests {
     fn without_a_membership_the_role_is_the_requestor() {
         let mut r = record(Action::Interaction(Interaction::Read));
         r.agent = Agent { membership: None, profile: None, user: None, ..agent() };
-        let e = audit_event(&r);
+        let e = one(&r);
         assert_eq!(e["agent"][0]["who"]["display"], "gateway");
         assert_eq!(e["agent"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_record_about_two_patients_is_two_events_each_naming_one() {
+        let mut r = record(Action::Interaction(Interaction::Read));
+        r.patients.push("Patient/p2".into());
+        let events = audit_events(&r);
+        let named: Vec<Vec<&str>> = events
+            .iter()
+            .map(|e| e["entity"].as_array().unwrap().iter().filter_map(|x| x["what"]["reference"].as_str()).collect())
+            .collect();
+        assert_eq!(named, [["Observation/o1/_history/v1", "Patient/p1"], ["Observation/o1/_history/v1", "Patient/p2"]]);
+    }
+
+    #[test]
+    fn a_record_lists_at_most_a_thousand_resources_and_a_bounded_query() {
+        let mut r = record(Action::Interaction(Interaction::Search));
+        r.patients.clear();
+        r.resources = (0..1500).map(|i| format!("Observation/o{i}")).collect();
+        let query = format!("Observation?code={}", "é".repeat(3000));
+        r.query = Some(&query);
+        r.returned = Some(1500);
+        let e = one(&r);
+        let entities = e["entity"].as_array().unwrap();
+        assert_eq!(entities.len(), MAX_LISTED + 1);
+        let text = entities[MAX_LISTED]["description"].as_str().unwrap();
+        assert!(text.len() < MAX_QUERY_BYTES + 32 && text.ends_with(&format!("… ({} bytes)", query.len())), "{text}");
+        assert_eq!(entities[MAX_LISTED]["detail"][0]["valueString"], "1500");
+    }
+
+    #[test]
+    fn a_sql_statement_is_a_system_wide_query() {
+        let mut r = record(Action::Sql);
+        r.resources.clear();
+        r.patients.clear();
+        r.query = Some("SELECT content FROM fhir.resources");
+        let e = one(&r);
+        assert_eq!((e["subtype"][0]["code"].as_str(), e["action"].as_str()), (Some("search-system"), Some("E")));
+        assert_eq!(e["entity"][0]["description"], "SELECT content FROM fhir.resources");
     }
 
     #[test]

@@ -6,7 +6,8 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     purged bigint;
 BEGIN
-    IF older_than IS NULL OR older_than < interval '0' THEN
+    -- A mixed interval ('1 mon -30 days') can be positive yet end in the future.
+    IF older_than IS NULL OR now() - older_than > now() THEN
         RAISE EXCEPTION 'older_than must be an interval of zero or more'
             USING ERRCODE = '22023',
                   DETAIL = '{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid","details":{"text":"older_than must be an interval of zero or more"}}]}';

@@ -30,7 +30,7 @@ use pgrx::bgworkers::{
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
-use pgrx::{PgMemoryContexts, PgXactCallbackEvent};
+use pgrx::{PgList, PgMemoryContexts, PgXactCallbackEvent};
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
 use std::ffi::CStr;
@@ -48,14 +48,16 @@ pub enum Setting {
 
 static AUDIT: GucSetting<Setting> = GucSetting::<Setting>::new(Setting::Writes);
 
-pub fn define_setting() {
+fn define_setting() {
     GucRegistry::define_enum_guc(
         c"fhir.audit",
         c"What the audit trail records of client interactions: off, writes or all.",
         c"Superuser-only. Set it per database with ALTER DATABASE ... SET fhir.audit.",
         &AUDIT,
         GucContext::Suset,
-        GucFlags::default(),
+        // RESET ALL and DISCARD ALL would otherwise let a client undo a
+        // superuser's session-level SET.
+        GucFlags::NO_RESET_ALL,
     );
 }
 
@@ -72,7 +74,8 @@ fn level() -> Level {
 pub struct Subject {
     resources: Vec<String>,
     patients: Vec<String>,
-    query: Option<(String, String)>,
+    query: Option<String>,
+    returned: Option<usize>,
 }
 
 impl Subject {
@@ -83,15 +86,31 @@ impl Subject {
 
     /// A version read or written, and the Patients it is about.
     pub fn version(content: &Value) -> Subject {
-        Subject { resources: audit::reference_of(content).into_iter().collect(), patients: audit::patients_of(content), query: None }
+        Subject {
+            resources: audit::reference_of(content).into_iter().collect(),
+            patients: audit::patients_of(content),
+            ..Subject::default()
+        }
     }
 
-    pub fn search(resource_type: &str, query: &str, ids: &[String]) -> Subject {
+    /// A search asked for.
+    pub fn search(resource_type: &str, query: &str) -> Subject {
+        Subject { query: Some(format!("{resource_type}?{query}")), ..Subject::default() }
+    }
+
+    /// A search and the ids it returned.
+    pub fn found(resource_type: &str, query: &str, ids: &[String]) -> Subject {
         Subject {
-            resources: ids.iter().map(|id| format!("{resource_type}/{id}")).collect(),
-            patients: Vec::new(),
-            query: Some((resource_type.to_owned(), query.to_owned())),
+            resources: ids.iter().take(audit::MAX_LISTED).map(|id| format!("{resource_type}/{id}")).collect(),
+            returned: Some(ids.len()),
+            ..Subject::search(resource_type, query)
         }
+    }
+
+    /// More resources concerned (an invite's profile and User).
+    pub fn and(mut self, references: impl IntoIterator<Item = String>) -> Subject {
+        self.resources.extend(references);
+        self
     }
 }
 
@@ -131,7 +150,7 @@ pub fn record(caller: &Caller, action: Action, subject: Subject, refusal: Option
     let (role, address, database) = (role_name(), client_address(), database_name());
     // SAFETY: reads the backend's clock.
     let recorded = time::instant_micros(unsafe { pg_sys::GetCurrentTimestamp() });
-    let event = audit::audit_event(&Record {
+    let events = audit::audit_events(&Record {
         action,
         recorded: &recorded,
         agent: Agent {
@@ -144,15 +163,97 @@ pub fn record(caller: &Caller, action: Action, subject: Subject, refusal: Option
         },
         resources: subject.resources,
         patients: subject.patients,
-        query: subject.query.as_ref().map(|(t, q)| (t.as_str(), q.as_str())),
+        query: subject.query.as_deref(),
+        returned: subject.returned,
         refusal,
         database: &database,
     });
     // SAFETY: reads a backend global.
     let read_only = unsafe { pg_sys::XactReadOnly };
-    match member {
-        Some(m) if refusal.is_none() && !read_only => queue(&m.project_id, &event),
-        _ => log(&event),
+    for event in &events {
+        match member {
+            Some(m) if refusal.is_none() && !read_only => {
+                queue(&m.project_id, event);
+                if !action.writes() {
+                    keep_until_commit(event);
+                }
+            }
+            _ => log(event),
+        }
+    }
+}
+
+// A write's record goes with the write: both commit, or neither happened.
+// What a read, a search or a login showed the client stays shown if its
+// transaction rolls back (the client decides that), so their queued records
+// are kept here until commit and logged if the (sub)transaction that queued
+// them aborts.
+
+thread_local! {
+    /// Records of this transaction that show something, with the
+    /// subtransaction that queued them.
+    static SHOWN: RefCell<Vec<(pg_sys::SubTransactionId, String)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn keep_until_commit(event: &Value) {
+    // SAFETY: reads the current subtransaction's id.
+    let subtransaction = unsafe { pg_sys::GetCurrentSubTransactionId() };
+    SHOWN.with(|s| s.borrow_mut().push((subtransaction, event.to_string())));
+}
+
+/// Logs and forgets the kept records `aborted` selects.
+fn log_aborted(aborted: impl Fn(pg_sys::SubTransactionId) -> bool) {
+    let lost: Vec<String> = SHOWN.with(|s| {
+        let mut s = s.borrow_mut();
+        let (lost, kept) = s.drain(..).partition(|(sub, _)| aborted(*sub));
+        *s = kept;
+        lost.into_iter().map(|(_, event)| event).collect()
+    });
+    for event in lost {
+        log_line(&event);
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn at_transaction_end(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
+    match event {
+        pg_sys::XactEvent::XACT_EVENT_ABORT | pg_sys::XactEvent::XACT_EVENT_PARALLEL_ABORT => log_aborted(|_| true),
+        pg_sys::XactEvent::XACT_EVENT_COMMIT | pg_sys::XactEvent::XACT_EVENT_PARALLEL_COMMIT | pg_sys::XactEvent::XACT_EVENT_PREPARE => {
+            SHOWN.with(|s| s.borrow_mut().clear())
+        }
+        _ => {}
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn at_subtransaction_end(
+    event: pg_sys::SubXactEvent::Type,
+    subtransaction: pg_sys::SubTransactionId,
+    parent: pg_sys::SubTransactionId,
+    _arg: *mut std::ffi::c_void,
+) {
+    match event {
+        pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB => log_aborted(|sub| sub == subtransaction),
+        // A released savepoint's records now roll back with its parent.
+        pg_sys::SubXactEvent::SUBXACT_EVENT_COMMIT_SUB => SHOWN.with(|s| {
+            for (sub, _) in s.borrow_mut().iter_mut().filter(|(sub, _)| *sub == subtransaction) {
+                *sub = parent;
+            }
+        }),
+        _ => {}
+    }
+}
+
+/// Installs what the audit trail needs in every backend (from _PG_init).
+pub fn install() {
+    define_setting();
+    // SAFETY: registered once per backend, before any transaction; the
+    // callbacks live as long as the library.
+    unsafe {
+        pg_sys::RegisterXactCallback(Some(at_transaction_end), std::ptr::null_mut());
+        pg_sys::RegisterSubXactCallback(Some(at_subtransaction_end), std::ptr::null_mut());
+        PREVIOUS_START = pg_sys::ExecutorStart_hook;
+        pg_sys::ExecutorStart_hook = Some(executor_start);
     }
 }
 
@@ -252,6 +353,10 @@ fn flush_audit() -> i64 {
 }
 
 fn log(event: &Value) {
+    log_line(&event.to_string());
+}
+
+fn log_line(event: &str) {
     ErrorReport::new(PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION, format!("fhir_access audit: {event}"), "fhir_access")
         .report(PgLogLevel::LOG_SERVER_ONLY);
 }
@@ -307,5 +412,50 @@ fn _audits_search() -> bool {
 /// A search's record: the query and the ids it returned (called by fhir.search only).
 #[pg_extern]
 fn _audit_search(resource_type: &str, query: &str, ids: Vec<String>) {
-    record(&session::caller(), Action::Interaction(Interaction::Search), Subject::search(resource_type, query, &ids), None);
+    record(&session::caller(), Action::Interaction(Interaction::Search), Subject::found(resource_type, query, &ids), None);
+}
+
+// Plain SQL on the view: at `all`, every statement of a client that reads
+// `fhir.resources` (a SELECT, COPY, a cursor, INSERT ... SELECT, the view's
+// own UPDATE and DELETE) is recorded with its text as it starts, before it
+// returns a row; the rows it returns are not listed.
+
+static mut PREVIOUS_START: pg_sys::ExecutorStart_hook_type = None;
+
+#[pg_guard]
+unsafe extern "C-unwind" fn executor_start(query: *mut pg_sys::QueryDesc, flags: i32) {
+    // SAFETY: the arguments are passed through unchanged.
+    unsafe {
+        match PREVIOUS_START {
+            Some(previous) => previous(query, flags),
+            None => pg_sys::standard_ExecutorStart(query, flags),
+        }
+    }
+    let explain_only = flags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 != 0;
+    // SAFETY: reads a backend global; a parallel worker's leader records the statement.
+    let parallel_worker = unsafe { pg_sys::ParallelWorkerNumber } >= 0;
+    if explain_only || parallel_worker || !level().records(Action::Sql) {
+        return;
+    }
+    if unsafe { reads_view((*query).plannedstmt) } {
+        let text = unsafe { CStr::from_ptr((*query).sourceText) }.to_string_lossy();
+        record(&session::caller(), Action::Sql, Subject { query: Some(text.into_owned()), ..Subject::default() }, None);
+    }
+}
+
+/// Whether a plan reads the view `fhir.resources` (its range table keeps the view's entry).
+///
+/// SAFETY: `plan` is a valid PlannedStmt.
+unsafe fn reads_view(plan: *mut pg_sys::PlannedStmt) -> bool {
+    // SAFETY: catalog lookups by name; InvalidOid when the extension is not here.
+    let view = unsafe {
+        let schema = pg_sys::get_namespace_oid(c"fhir".as_ptr(), true);
+        if schema == pg_sys::InvalidOid {
+            return false;
+        }
+        pg_sys::get_relname_relid(c"resources".as_ptr(), schema)
+    };
+    // SAFETY: the range table is a List of RangeTblEntry.
+    let rtable = unsafe { PgList::<pg_sys::RangeTblEntry>::from_pg((*plan).rtable) };
+    view != pg_sys::InvalidOid && rtable.iter_ptr().any(|rte| unsafe { (*rte).relid } == view)
 }

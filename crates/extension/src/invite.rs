@@ -19,7 +19,12 @@ const PROFILE_TYPES: [&str; 3] = ["Patient", "Practitioner", "RelatedPerson"];
 fn invite(project_id: &str, invite: pgrx::JsonB) -> pgrx::JsonB {
     let invited = invite_member(project_id, &invite.0);
     let attempted = || Subject::named("Project", project_id);
-    pgrx::JsonB(audited(Action::Interaction(Interaction::Create), attempted, invited, Subject::version).or_raise())
+    // The record names the membership, its profile and its User.
+    let done = |m: &Value| {
+        let others = ["profile", "user"].into_iter().filter_map(|k| m[k]["reference"].as_str().map(str::to_owned));
+        Subject::version(m).and(others.collect::<Vec<_>>())
+    };
+    pgrx::JsonB(audited(Action::Interaction(Interaction::Create), attempted, invited, done).or_raise())
 }
 
 fn invite_member(project_id: &str, invite: &Value) -> Result<Value> {

@@ -53,7 +53,7 @@ pgrx::extension_sql_file!("../sql/audit.sql", name = "audit", requires = ["acces
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     session::define_settings();
-    audit::define_setting();
+    audit::install();
     explain_guard::install();
     version_gate::install();
 }

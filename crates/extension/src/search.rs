@@ -48,7 +48,7 @@ fn compiled(resource_type: &str, query: &str) -> Result<Rc<Compiled>> {
 #[pg_extern(stable)]
 fn _search_sql(resource_type: &str, query: &str) -> String {
     // A search's success is recorded by fhir.search, with the ids it returned.
-    let attempted = || Subject::search(resource_type, query, &[]);
+    let attempted = || Subject::search(resource_type, query);
     audit::refused(Action::Interaction(Interaction::Search), attempted, build_sql(resource_type, query)).or_raise()
 }
 
