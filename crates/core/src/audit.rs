@@ -7,6 +7,7 @@
 use crate::outcome::FhirError;
 use crate::policy::Interaction;
 use base64::Engine;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// The `fhir.audit` setting: what is recorded.
@@ -30,7 +31,7 @@ impl Level {
 }
 
 /// What a client did.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub enum Action {
     Interaction(Interaction),
     /// `fhir.patch` (an update for access policies, its own REST interaction).
@@ -84,41 +85,50 @@ impl Action {
 }
 
 /// Who acted.
-pub struct Agent<'a> {
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Agent {
     /// The ProjectMembership id; `None` when the client had none it may act as.
-    pub membership: Option<&'a str>,
+    pub membership: Option<String>,
     /// `Practitioner/…`, `Patient/…`: the membership's profile.
-    pub profile: Option<&'a str>,
+    pub profile: Option<String>,
     /// `User/…`.
-    pub user: Option<&'a str>,
+    pub user: Option<String>,
     /// The AccessPolicies the membership acts under (`AccessPolicy/…`).
-    pub policies: &'a [String],
+    pub policies: Vec<String>,
     /// The database role the client connected or `SET ROLE` as.
-    pub role: &'a str,
+    pub role: String,
     /// The client's network address, when it has one.
-    pub address: Option<&'a str>,
+    pub address: Option<String>,
 }
 
-/// One audit record.
-pub struct Record<'a> {
+/// One audit record: what the AuditEvents are made from, compact enough to
+/// queue (serde) and build later.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
     pub action: Action,
     /// FHIR instant.
-    pub recorded: &'a str,
-    pub agent: Agent<'a>,
+    pub recorded: String,
+    pub agent: Agent,
     /// References of the resources read or written (`Type/id/_history/v` when
-    /// the version is known), in the order returned.
+    /// the version is known), in the order returned; at most `MAX_LISTED`.
     pub resources: Vec<String>,
     /// `Patient/…` references of the Patient compartments they are in.
     pub patients: Vec<String>,
-    /// A search's query (`Type?params`), or a statement's SQL text.
-    pub query: Option<&'a str>,
+    /// A search's query (`Type?params`), or a statement's SQL text, as
+    /// `bounded_query` keeps it.
+    pub query: Option<String>,
     /// How many resources a search returned (all of them, even past the
     /// entities listed); `None` when not known.
     pub returned: Option<usize>,
-    /// `None` for success.
-    pub refusal: Option<&'a FhirError>,
+    /// A refusal: its SQLSTATE and reason; `None` for success.
+    pub refusal: Option<String>,
     /// The database (AuditEvent.source.site).
-    pub database: &'a str,
+    pub database: String,
+}
+
+/// A refusal as a record states it.
+pub fn refusal(e: &FhirError) -> String {
+    format!("{} {}", e.kind.sqlstate(), e.message)
 }
 
 const DCM: &str = "http://dicom.nema.org/resources/ontology/DCM";
@@ -134,8 +144,9 @@ fn coding(system: &str, code: &str, display: &str) -> Value {
 pub const MAX_LISTED: usize = 1000;
 pub const MAX_QUERY_BYTES: usize = 4096;
 
-/// The query text, cut at a character boundary past `MAX_QUERY_BYTES`.
-fn bounded(query: &str) -> String {
+/// A query's text as a record keeps it: cut at a character boundary past
+/// `MAX_QUERY_BYTES`, saying how long it was.
+pub fn bounded_query(query: &str) -> String {
     if query.len() <= MAX_QUERY_BYTES {
         return query.to_owned();
     }
@@ -180,8 +191,8 @@ fn audit_event(r: &Record, patients: &[String]) -> Value {
     if let Some(profile) = r.action.profile() {
         event["meta"] = json!({ "profile": [profile] });
     }
-    if let Some(e) = r.refusal {
-        event["outcomeDesc"] = json!(format!("{} {}", e.kind.sqlstate(), e.message));
+    if let Some(e) = &r.refusal {
+        event["outcomeDesc"] = json!(e);
     }
     let entities = entities(r, patients);
     if !entities.is_empty() {
@@ -196,7 +207,7 @@ fn agents(a: &Agent, action: Action) -> Value {
         "type": { "coding": [coding("http://terminology.hl7.org/CodeSystem/v3-ParticipationType", code, display)] },
         "requestor": true,
     });
-    match (a.profile, a.membership) {
+    match (&a.profile, &a.membership) {
         (Some(profile), _) => person["who"] = json!({ "reference": profile }),
         (None, Some(m)) => person["who"] = json!({ "reference": format!("ProjectMembership/{m}") }),
         (None, None) => person["who"] = json!({ "display": a.role }),
@@ -214,15 +225,15 @@ fn agents(a: &Agent, action: Action) -> Value {
             }));
         }
     };
-    by("membership", "ProjectMembership", a.membership.map(|m| format!("ProjectMembership/{m}")));
-    by("user", "User", a.user.map(str::to_owned));
+    by("membership", "ProjectMembership", a.membership.as_ref().map(|m| format!("ProjectMembership/{m}")));
+    by("user", "User", a.user.clone());
     let mut client = json!({
         "type": { "coding": [coding(DCM, "110153", "Source Role ID")] },
         "who": { "display": a.role },
         "altId": a.role,
         "requestor": false,
     });
-    if let Some(address) = a.address {
+    if let Some(address) = &a.address {
         client["network"] = json!({ "address": address, "type": "2" });
     }
     agents.push(client);
@@ -249,8 +260,7 @@ fn entities(r: &Record, patients: &[String]) -> Vec<Value> {
             "role": coding("http://terminology.hl7.org/CodeSystem/object-role", "1", "Patient"),
         })
     }));
-    if let Some(query) = r.query {
-        let text = bounded(query);
+    if let Some(text) = &r.query {
         let mut entity = json!({
             "type": coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "2", "System Object"),
             "role": coding("http://terminology.hl7.org/CodeSystem/object-role", "24", "Query"),
@@ -296,28 +306,28 @@ mod tests {
         events.into_iter().next().unwrap()
     }
 
-    fn agent() -> Agent<'static> {
+    fn agent() -> Agent {
         Agent {
-            membership: Some("m1"),
-            profile: Some("Practitioner/doc"),
-            user: Some("User/u1"),
-            policies: &[],
-            role: "gateway",
-            address: Some("10.1.2.3"),
+            membership: Some("m1".into()),
+            profile: Some("Practitioner/doc".into()),
+            user: Some("User/u1".into()),
+            policies: Vec::new(),
+            role: "gateway".into(),
+            address: Some("10.1.2.3".into()),
         }
     }
 
-    fn record(action: Action) -> Record<'static> {
+    fn record(action: Action) -> Record {
         Record {
             action,
-            recorded: "2026-12-02T10:00:00.000Z",
+            recorded: "2026-12-02T10:00:00.000Z".into(),
             agent: agent(),
             resources: vec!["Observation/o1/_history/v1".into()],
             patients: vec!["Patient/p1".into()],
             query: None,
             returned: None,
             refusal: None,
-            database: "clinic",
+            database: "clinic".into(),
         }
     }
 
@@ -365,7 +375,7 @@ mod tests {
     #[test]
     fn a_search_records_its_query_in_base64_and_as_text() {
         let mut r = record(Action::Interaction(Interaction::Search));
-        r.query = Some("Observation?subject=Patient/p1");
+        r.query = Some("Observation?subject=Patient/p1".into());
         r.returned = Some(1);
         let e = one(&r);
         let query = e["entity"].as_array().unwrap().last().unwrap().clone();
@@ -378,9 +388,8 @@ mod tests {
 
     #[test]
     fn a_refusal_is_a_minor_failure_with_its_sqlstate_and_reason() {
-        let refusal = FhirError::forbidden("Observation create is not granted");
         let mut r = record(Action::Interaction(Interaction::Create));
-        r.refusal = Some(&refusal);
+        r.refusal = Some(refusal(&FhirError::forbidden("Observation create is not granted")));
         let e = one(&r);
         assert_eq!(e["outcome"], "4");
         assert_eq!(e["outcomeDesc"], "42501 Observation create is not granted");
@@ -423,7 +432,7 @@ mod tests {
         r.patients.clear();
         r.resources = (0..1500).map(|i| format!("Observation/o{i}")).collect();
         let query = format!("Observation?code={}", "é".repeat(3000));
-        r.query = Some(&query);
+        r.query = Some(bounded_query(&query));
         r.returned = Some(1500);
         let e = one(&r);
         let entities = e["entity"].as_array().unwrap();
@@ -434,11 +443,21 @@ mod tests {
     }
 
     #[test]
+    fn a_record_survives_the_queue() {
+        let mut r = record(Action::Interaction(Interaction::Search));
+        r.query = Some("Observation?code=x".into());
+        r.refusal = Some("22023 bad".into());
+        let queued = serde_json::to_string(&r).unwrap();
+        assert_eq!(serde_json::from_str::<Record>(&queued).unwrap(), r);
+        assert!(queued.len() < 400, "{} bytes: {queued}", queued.len());
+    }
+
+    #[test]
     fn a_sql_statement_is_a_system_wide_query() {
         let mut r = record(Action::Sql);
         r.resources.clear();
         r.patients.clear();
-        r.query = Some("SELECT content FROM fhir.resources");
+        r.query = Some("SELECT content FROM fhir.resources".into());
         let e = one(&r);
         assert_eq!((e["subtype"][0]["code"].as_str(), e["action"].as_str()), (Some("search-system"), Some("E")));
         assert_eq!(e["entity"][0]["description"], "SELECT content FROM fhir.resources");

@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 
 /// An AccessPolicy interaction; PATCH counts as `Update`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Interaction {
     Create,
     Read,

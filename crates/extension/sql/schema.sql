@@ -68,12 +68,14 @@ CREATE INDEX resource_history_newest_idx ON fhir.resource_history (resource_type
 
 -- The audit trail's records of successful interactions, queued by the
 -- transaction that made them (they commit and roll back with it) and moved
--- into fhir.resource as AuditEvents by the audit writer (audit.rs). Narrow
--- and without indexes, so that recording costs an interaction little.
+-- into fhir.resource as AuditEvents by the audit writer (audit.rs). Narrow,
+-- without indexes, the record as the compact JSON text the writer builds its
+-- AuditEvents from, compressed only past a page: recording costs an
+-- interaction little.
 CREATE TABLE fhir.audit_queue (
     project_id text NOT NULL,
-    content    jsonb NOT NULL
-);
+    content    text NOT NULL
+) WITH (toast_tuple_target = 8160);
 
 -- Clients never touch the tables: they go through fhir.resources and the functions.
 REVOKE ALL ON fhir.resource, fhir.resource_history, fhir.audit_queue FROM PUBLIC;

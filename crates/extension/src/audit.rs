@@ -146,40 +146,44 @@ pub fn record(caller: &Caller, action: Action, subject: Subject, refusal: Option
         Caller::Member(m) => Some(m),
         Caller::Nobody(_) => None,
     };
-    let policies: Vec<String> = member.map(|m| m.policy.sources.iter().map(|s| s.policy.clone()).collect()).unwrap_or_default();
-    let (role, address, database) = (role_name(), client_address(), database_name());
     // SAFETY: reads the backend's clock.
     let recorded = time::instant_micros(unsafe { pg_sys::GetCurrentTimestamp() });
-    let events = audit::audit_events(&Record {
+    let record = Record {
         action,
-        recorded: &recorded,
+        recorded,
         agent: Agent {
-            membership: member.map(|m| m.id.as_str()),
-            profile: member.and_then(|m| m.policy.profile.as_deref()),
-            user: member.and_then(|m| m.policy.user.as_deref()),
-            policies: &policies,
-            role: &role,
-            address: address.as_deref(),
+            membership: member.map(|m| m.id.clone()),
+            profile: member.and_then(|m| m.policy.profile.clone()),
+            user: member.and_then(|m| m.policy.user.clone()),
+            policies: member.map(|m| m.policy.sources.iter().map(|s| s.policy.clone()).collect()).unwrap_or_default(),
+            role: role_name(),
+            address: client_address(),
         },
         resources: subject.resources,
         patients: subject.patients,
-        query: subject.query.as_deref(),
+        query: subject.query.as_deref().map(audit::bounded_query),
         returned: subject.returned,
-        refusal,
-        database: &database,
-    });
+        refusal: refusal.map(audit::refusal),
+        database: database_name(),
+    };
     // SAFETY: reads a backend global.
     let read_only = unsafe { pg_sys::XactReadOnly };
-    for event in &events {
-        match member {
-            Some(m) if refusal.is_none() && !read_only => {
-                queue(&m.project_id, event);
-                if !action.writes() {
-                    keep_until_commit(event);
-                }
+    match member {
+        Some(m) if refusal.is_none() && !read_only => {
+            let queued = serde_json::to_string(&record).expect("a record serializes");
+            queue(&m.project_id, &queued);
+            if !action.writes() {
+                keep_until_commit(queued);
             }
-            _ => log(event),
         }
+        _ => log(&record),
+    }
+}
+
+fn log(record: &Record) {
+    for event in audit::audit_events(record) {
+        ErrorReport::new(PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION, format!("fhir_access audit: {event}"), "fhir_access")
+            .report(PgLogLevel::LOG_SERVER_ONLY);
     }
 }
 
@@ -190,15 +194,15 @@ pub fn record(caller: &Caller, action: Action, subject: Subject, refusal: Option
 // them aborts.
 
 thread_local! {
-    /// Records of this transaction that show something, with the
+    /// Queued records of this transaction that show something, with the
     /// subtransaction that queued them.
     static SHOWN: RefCell<Vec<(pg_sys::SubTransactionId, String)>> = const { RefCell::new(Vec::new()) };
 }
 
-fn keep_until_commit(event: &Value) {
+fn keep_until_commit(queued: String) {
     // SAFETY: reads the current subtransaction's id.
     let subtransaction = unsafe { pg_sys::GetCurrentSubTransactionId() };
-    SHOWN.with(|s| s.borrow_mut().push((subtransaction, event.to_string())));
+    SHOWN.with(|s| s.borrow_mut().push((subtransaction, queued)));
 }
 
 /// Logs and forgets the kept records `aborted` selects.
@@ -209,8 +213,8 @@ fn log_aborted(aborted: impl Fn(pg_sys::SubTransactionId) -> bool) {
         *s = kept;
         lost.into_iter().map(|(_, event)| event).collect()
     });
-    for event in lost {
-        log_line(&event);
+    for queued in lost {
+        log(&serde_json::from_str(&queued).expect("queued by this backend"));
     }
 }
 
@@ -264,7 +268,7 @@ thread_local! {
     static WRITER: RefCell<Option<DynamicBackgroundWorker>> = const { RefCell::new(None) };
 }
 
-fn queue(project_id: &str, event: &Value) {
+fn queue(project_id: &str, event: &str) {
     storage::queue_audit(project_id, event);
     if !QUEUED.with(|q| q.replace(true)) {
         pgrx::register_xact_callback(PgXactCallbackEvent::PreCommit, start_writer);
@@ -308,10 +312,14 @@ const IDLE_POLLS: u32 = 10;
 /// Moves up to `BATCH` queued records into AuditEvents; the caller holds the lock.
 fn materialize() -> Result<usize> {
     let taken = storage::take_audit(BATCH);
-    for (project_id, event) in &taken {
-        let id = versions::random_uuid();
-        let version = versions::build(&id, project_id, event.clone(), None, Accounts::Given(Vec::new()), None)?;
-        versions::store("AuditEvent", project_id, &version, true, false)?;
+    for (project_id, queued) in &taken {
+        let record: Record =
+            serde_json::from_str(queued).map_err(|e| FhirError::invalid(format!("a queued audit record does not read: {e}")))?;
+        for event in audit::audit_events(&record) {
+            let id = versions::random_uuid();
+            let version = versions::build(&id, project_id, event, None, Accounts::Given(Vec::new()), None)?;
+            versions::store("AuditEvent", project_id, &version, true, false)?;
+        }
     }
     Ok(taken.len())
 }
@@ -350,15 +358,6 @@ fn flush_audit() -> i64 {
             n => moved += n as i64,
         }
     }
-}
-
-fn log(event: &Value) {
-    log_line(&event.to_string());
-}
-
-fn log_line(event: &str) {
-    ErrorReport::new(PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION, format!("fhir_access audit: {event}"), "fhir_access")
-        .report(PgLogLevel::LOG_SERVER_ONLY);
 }
 
 /// The role behind the call, as the client connected or `SET ROLE`.

@@ -60,7 +60,7 @@ const HOLDS_RESOURCES: Statement = statement!("holds_resources", [], false);
 const HISTORY: Statement = statement!("history", [TEXTOID, TEXTOID], false);
 const PROJECT_MEMBERSHIPS: Statement = statement!("project_memberships", [TEXTOID], false);
 const TYPE_TOKENS: Statement = statement!("type_tokens", [TEXTOID, TEXTOID], false);
-const QUEUE_AUDIT: Statement = statement!("queue_audit", [TEXTOID, JSONBOID], true);
+const QUEUE_AUDIT: Statement = statement!("queue_audit", [TEXTOID, TEXTOID], true);
 const TAKE_AUDIT: Statement = statement!("take_audit", [INT4OID], true);
 const LOCK_AUDIT: Statement = statement!("lock_audit", [BOOLOID], false);
 
@@ -412,16 +412,14 @@ pub fn extension_schema() -> Option<String> {
     run(&EXTENSION_SCHEMA, &[], one::<String>)
 }
 
-/// Queues an audit record of `project_id` for the audit writer.
-pub fn queue_audit(project_id: &str, event: &Value) {
-    run(&QUEUE_AUDIT, &[project_id.into(), RawJsonb(to_datum(event)).into()], |_| Ok(()))
+/// Queues an audit record (its compact JSON text) of `project_id` for the audit writer.
+pub fn queue_audit(project_id: &str, event: &str) {
+    run(&QUEUE_AUDIT, &[project_id.into(), event.into()], |_| Ok(()))
 }
 
-/// Takes up to `limit` queued audit records: (project, AuditEvent).
-pub fn take_audit(limit: i32) -> Vec<(String, Value)> {
-    run(&TAKE_AUDIT, &[limit.into()], |rows| {
-        rows.map(|row| Ok((row.get(1)?.expect("NOT NULL"), row.get::<Document>(2)?.expect("NOT NULL").0))).collect()
-    })
+/// Takes up to `limit` queued audit records: (project, record JSON text).
+pub fn take_audit(limit: i32) -> Vec<(String, String)> {
+    run(&TAKE_AUDIT, &[limit.into()], |rows| rows.map(|row| Ok((row.get(1)?.expect("NOT NULL"), row.get(2)?.expect("NOT NULL")))).collect())
 }
 
 /// The audit writer's lock until the transaction ends; false when `wait` is
