@@ -11,7 +11,7 @@ const ROUNDS: usize = 7;
 const ROUND_TIME: Duration = Duration::from_millis(400);
 
 fn input(name: &str) -> Value {
-    let path = format!("{}/tests/r4/input/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/tests/r4/input/{name}", std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo run"));
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 

@@ -13,10 +13,12 @@
 use fhirpath::{Environment, Item};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-fn dir() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/r4"))
+/// The suite's files, found at run time: a test binary reused from another
+/// checkout (a shared target directory) must not read that checkout's files.
+fn dir() -> PathBuf {
+    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo test")).join("tests/r4")
 }
 
 fn load(path: &Path) -> Value {
