@@ -305,6 +305,10 @@ SELECT t.throws(format($$ UPDATE fhir.resources SET content = content || '{"outc
 SELECT t.throws($$ SELECT fhir.delete('AuditEvent', 'no-such-event') $$, '42501', 'the refusal does not depend on what exists');
 SELECT t.throws($$ SELECT fhir.purge_audit(interval '0') $$, '42501', 'a client cannot purge');
 SELECT t.throws($$ DELETE FROM fhir.resource WHERE resource_type = 'AuditEvent' $$, '42501', 'nor touch the table');
+SELECT t.throws($$ SELECT count(*) FROM fhir.audit_queue $$, '42501', 'nor read the queue');
+SELECT t.throws($$ LOCK TABLE fhir.audit_queue IN SHARE UPDATE EXCLUSIVE MODE $$, '42501', 'nor lock the audit writer out');
+SELECT t.throws($$ SELECT fhir._lock_audit_queue(false) $$, '42501', 'nor take the writer''s lock through its function');
+SELECT t.throws($$ SELECT fhir.flush_audit() $$, '42501', 'nor flush the queue');
 RESET ROLE;
 SELECT t.is(fhir.read('AuditEvent', :'some_event'), :'event'::jsonb, 'the AuditEvent is unchanged');
 

@@ -157,17 +157,61 @@ pub fn bounded_query(query: &str) -> String {
     format!("{}… ({} bytes)", &query[..end], query.len())
 }
 
-/// The record's AuditEvents (without id and meta; storage stamps them): one
-/// per Patient it concerns, so that an event read through one patient's
-/// compartment names no other patient (BALP's advice), else one.
-pub fn audit_events(r: &Record) -> Vec<Value> {
-    if r.patients.len() <= 1 {
-        return vec![audit_event(r, &r.patients)];
-    }
-    r.patients.iter().map(|p| audit_event(r, std::slice::from_ref(p))).collect()
+/// Past this many Patients, a record is one event that lists none of them.
+pub const MAX_PATIENT_EVENTS: usize = 20;
+
+/// What one AuditEvent names: resources and the Patients whose compartments
+/// put it there (a listed Patient resource puts it in that one's too).
+struct Named<'r> {
+    resources: Vec<&'r str>,
+    patients: Vec<&'r str>,
+    unlisted_patients: usize,
 }
 
-fn audit_event(r: &Record, patients: &[String]) -> Value {
+/// `Patient/<id>` of a reference to a Patient (`Patient/<id>/_history/<v>` too).
+fn patient_of(reference: &str) -> Option<&str> {
+    let rest = reference.strip_prefix("Patient/")?;
+    Some(&reference[..("Patient/".len() + rest.find('/').unwrap_or(rest.len()))])
+}
+
+/// The record's AuditEvents (without id and meta; storage stamps them): one
+/// per Patient it concerns, each naming no other Patient, so that a patient
+/// who reads her trail through her compartment sees no other (BALP's
+/// advice); past `MAX_PATIENT_EVENTS` Patients, one event that lists none.
+pub fn audit_events(r: &Record) -> Vec<Value> {
+    let mut concerned: Vec<&str> = r.patients.iter().map(String::as_str).collect();
+    for p in r.resources.iter().filter_map(|res| patient_of(res)) {
+        if !concerned.contains(&p) {
+            concerned.push(p);
+        }
+    }
+    let others = |keep: Option<&str>| -> Vec<&str> {
+        r.resources.iter().map(String::as_str).filter(|res| patient_of(res).is_none_or(|p| Some(p) == keep)).collect()
+    };
+    let listed = |p: &str| r.patients.iter().any(|q| q == p);
+    match concerned.len() {
+        0 | 1 => vec![audit_event(
+            r,
+            &Named {
+                resources: r.resources.iter().map(String::as_str).collect(),
+                patients: r.patients.iter().map(String::as_str).collect(),
+                unlisted_patients: 0,
+            },
+        )],
+        n if n <= MAX_PATIENT_EVENTS => concerned
+            .iter()
+            .map(|p| {
+                audit_event(
+                    r,
+                    &Named { resources: others(Some(p)), patients: if listed(p) { vec![p] } else { vec![] }, unlisted_patients: 0 },
+                )
+            })
+            .collect(),
+        n => vec![audit_event(r, &Named { resources: others(None), patients: Vec::new(), unlisted_patients: n })],
+    }
+}
+
+fn audit_event(r: &Record, named: &Named) -> Value {
     let mut event = json!({
         "resourceType": "AuditEvent",
         "type": match r.action {
@@ -194,7 +238,7 @@ fn audit_event(r: &Record, patients: &[String]) -> Value {
     if let Some(e) = &r.refusal {
         event["outcomeDesc"] = json!(e);
     }
-    let entities = entities(r, patients);
+    let entities = entities(r, named);
     if !entities.is_empty() {
         event["entity"] = Value::Array(entities);
     }
@@ -240,8 +284,8 @@ fn agents(a: &Agent, action: Action) -> Value {
     Value::Array(agents)
 }
 
-fn entities(r: &Record, patients: &[String]) -> Vec<Value> {
-    let mut out: Vec<Value> = r
+fn entities(r: &Record, named: &Named) -> Vec<Value> {
+    let mut out: Vec<Value> = named
         .resources
         .iter()
         .take(MAX_LISTED)
@@ -253,13 +297,13 @@ fn entities(r: &Record, patients: &[String]) -> Vec<Value> {
             })
         })
         .collect();
-    out.extend(patients.iter().map(|patient| {
-        json!({
-            "what": { "reference": patient },
-            "type": coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "1", "Person"),
-            "role": coding("http://terminology.hl7.org/CodeSystem/object-role", "1", "Patient"),
-        })
-    }));
+    let person = || coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "1", "Person");
+    let patient = || coding("http://terminology.hl7.org/CodeSystem/object-role", "1", "Patient");
+    out.extend(named.patients.iter().map(|p| json!({ "what": { "reference": p }, "type": person(), "role": patient() })));
+    if named.unlisted_patients > 0 {
+        let text = format!("{} Patients, not listed (so that no patient reading this event sees the others)", named.unlisted_patients);
+        out.push(json!({ "type": person(), "role": patient(), "description": text }));
+    }
     if let Some(text) = &r.query {
         let mut entity = json!({
             "type": coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "2", "System Object"),
@@ -424,6 +468,29 @@ mod tests {
             .map(|e| e["entity"].as_array().unwrap().iter().filter_map(|x| x["what"]["reference"].as_str()).collect())
             .collect();
         assert_eq!(named, [["Observation/o1/_history/v1", "Patient/p1"], ["Observation/o1/_history/v1", "Patient/p2"]]);
+    }
+
+    #[test]
+    fn a_search_returning_patients_is_one_event_per_patient() {
+        let mut r = record(Action::Interaction(Interaction::Search));
+        r.patients.clear();
+        r.resources = vec!["Patient/p1".into(), "Patient/p2".into(), "Organization/o".into()];
+        let named: Vec<Vec<String>> = audit_events(&r)
+            .iter()
+            .map(|e| e["entity"].as_array().unwrap().iter().filter_map(|x| x["what"]["reference"].as_str().map(str::to_owned)).collect())
+            .collect();
+        assert_eq!(named, [vec!["Patient/p1", "Organization/o"], vec!["Patient/p2", "Organization/o"]]);
+    }
+
+    #[test]
+    fn past_twenty_patients_one_event_names_none() {
+        let mut r = record(Action::Interaction(Interaction::Create));
+        r.resources = vec!["Group/g/_history/1".into()];
+        r.patients = (0..2000).map(|i| format!("Patient/p{i}")).collect();
+        let events = audit_events(&r);
+        assert_eq!(events.len(), 1);
+        let text = serde_json::to_string(&events[0]).unwrap();
+        assert!(!text.contains("Patient/p") && text.contains("2000 Patients, not listed"), "{text}");
     }
 
     #[test]

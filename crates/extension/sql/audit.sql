@@ -29,3 +29,22 @@ REVOKE ALL ON FUNCTION fhir.purge_audit(interval) FROM PUBLIC;
 
 -- Moving the queue is the audit writer's work; the system may hurry it.
 REVOKE ALL ON FUNCTION fhir.flush_audit() FROM PUBLIC;
+
+-- The audit writer's lock (see sql/queries/lock_audit.sql). LOCK is a
+-- statement, so a function runs it for SPI; SHARE UPDATE EXCLUSIVE conflicts
+-- with itself but not with the inserts that queue records.
+CREATE FUNCTION fhir._lock_audit_queue(wait boolean) RETURNS boolean
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF wait THEN
+        LOCK TABLE fhir.audit_queue IN SHARE UPDATE EXCLUSIVE MODE;
+    ELSE
+        LOCK TABLE fhir.audit_queue IN SHARE UPDATE EXCLUSIVE MODE NOWAIT;
+    END IF;
+    RETURN true;
+EXCEPTION WHEN lock_not_available THEN
+    RETURN false;
+END
+$$;
+REVOKE ALL ON FUNCTION fhir._lock_audit_queue(boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fhir._lock_audit_queue(boolean) TO fhir_writer;

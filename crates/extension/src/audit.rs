@@ -16,7 +16,6 @@
 //! each, `fhir_access audit: <AuditEvent>`, at LOG_SERVER_ONLY so that the
 //! client never receives it, written before the error is raised.
 
-use crate::errors::OrRaise;
 use crate::session::{self, Caller};
 use crate::storage;
 use crate::versions::{self, Accounts};
@@ -166,8 +165,8 @@ pub fn record(caller: &Caller, action: Action, subject: Subject, refusal: Option
         refusal: refusal.map(audit::refusal),
         database: database_name(),
     };
-    // SAFETY: reads a backend global.
-    let read_only = unsafe { pg_sys::XactReadOnly };
+    // SAFETY: backend globals; a parallel worker cannot write either.
+    let read_only = unsafe { pg_sys::XactReadOnly || pg_sys::ParallelWorkerNumber >= 0 };
     match member {
         Some(m) if refusal.is_none() && !read_only => {
             let queued = serde_json::to_string(&record).expect("a record serializes");
@@ -221,10 +220,12 @@ fn log_aborted(aborted: impl Fn(pg_sys::SubTransactionId) -> bool) {
 #[pg_guard]
 unsafe extern "C-unwind" fn at_transaction_end(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
     match event {
-        pg_sys::XactEvent::XACT_EVENT_ABORT | pg_sys::XactEvent::XACT_EVENT_PARALLEL_ABORT => log_aborted(|_| true),
-        pg_sys::XactEvent::XACT_EVENT_COMMIT | pg_sys::XactEvent::XACT_EVENT_PARALLEL_COMMIT | pg_sys::XactEvent::XACT_EVENT_PREPARE => {
-            SHOWN.with(|s| s.borrow_mut().clear())
+        // A prepared transaction may be rolled back later, by anyone: its
+        // records are logged now (and also stored if it commits).
+        pg_sys::XactEvent::XACT_EVENT_ABORT | pg_sys::XactEvent::XACT_EVENT_PARALLEL_ABORT | pg_sys::XactEvent::XACT_EVENT_PRE_PREPARE => {
+            log_aborted(|_| true)
         }
+        pg_sys::XactEvent::XACT_EVENT_COMMIT | pg_sys::XactEvent::XACT_EVENT_PARALLEL_COMMIT => SHOWN.with(|s| s.borrow_mut().clear()),
         _ => {}
     }
 }
@@ -303,25 +304,36 @@ fn start_writer() {
     WRITER.with(|w| *w.borrow_mut() = started.ok());
 }
 
-/// Records moved per transaction, and how long the writer waits for more
-/// before it exits (so that it never holds a database others want to drop).
-const BATCH: i32 = 500;
+/// Records moved per transaction (each makes at most `MAX_PATIENT_EVENTS`
+/// AuditEvents), and how long the writer waits for more before it exits (so
+/// that it never holds a database others want to drop).
+const BATCH: i32 = 100;
 const POLL: Duration = Duration::from_millis(50);
 const IDLE_POLLS: u32 = 10;
 
 /// Moves up to `BATCH` queued records into AuditEvents; the caller holds the lock.
-fn materialize() -> Result<usize> {
+fn materialize() -> usize {
     let taken = storage::take_audit(BATCH);
     for (project_id, queued) in &taken {
-        let record: Record =
-            serde_json::from_str(queued).map_err(|e| FhirError::invalid(format!("a queued audit record does not read: {e}")))?;
-        for event in audit::audit_events(&record) {
-            let id = versions::random_uuid();
-            let version = versions::build(&id, project_id, event, None, Accounts::Given(Vec::new()), None)?;
-            versions::store("AuditEvent", project_id, &version, true, false)?;
+        // A terminate request ends the writer here.
+        pg_sys::check_for_interrupts!();
+        // A record that does not read (queued by another version) or does not
+        // store is logged rather than left to block the queue.
+        let stored = serde_json::from_str::<Record>(queued)
+            .map_err(|e| FhirError::invalid(format!("a queued audit record does not read: {e}")))
+            .and_then(|record| {
+                audit::audit_events(&record).into_iter().try_for_each(|event| {
+                    let id = versions::random_uuid();
+                    let version = versions::build(&id, project_id, event, None, Accounts::Given(Vec::new()), None)?;
+                    versions::store("AuditEvent", project_id, &version, true, false)
+                })
+            });
+        if let Err(e) = stored {
+            let line = format!("fhir_access audit: not stored ({}): {queued}", e.message);
+            ErrorReport::new(PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, line, "fhir_access").report(PgLogLevel::WARNING);
         }
     }
-    Ok(taken.len())
+    taken.len()
 }
 
 /// The audit writer: started by a committing backend with its database's
@@ -330,11 +342,13 @@ fn materialize() -> Result<usize> {
 #[pg_guard]
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn fhir_access_audit_writer(database: pg_sys::Datum) {
-    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP);
+    // SAFETY: installs a signal handler that only sets flags (see `terminate`).
+    unsafe { pg_sys::pqsignal(pg_sys::SIGTERM as i32, Some(terminate)) };
     BackgroundWorker::connect_worker_to_spi_by_oid(Some(pg_sys::Oid::from(database.value() as u32)), None);
     let mut idle = 0;
     while idle < IDLE_POLLS {
-        let moved = BackgroundWorker::transaction(|| storage::lock_audit(false).then(|| materialize().or_raise()));
+        let moved = BackgroundWorker::transaction(|| storage::lock_audit(false).then(materialize));
         match moved {
             None => return,
             Some(0) => idle += 1,
@@ -346,6 +360,18 @@ pub extern "C-unwind" fn fhir_access_audit_writer(database: pg_sys::Datum) {
     }
 }
 
+/// SIGTERM for the writer, as a backend's `die`: pg_terminate_backend, DROP
+/// DATABASE ... WITH (FORCE) and shutdown end it at its next interrupt check
+/// (its transaction rolls back; the records stay queued).
+unsafe extern "C-unwind" fn terminate(_signal: i32) {
+    // SAFETY: sets only the sig_atomic_t flags and the latch a handler may touch.
+    unsafe {
+        (&raw mut pg_sys::InterruptPending).write_volatile(1);
+        (&raw mut pg_sys::ProcDiePending).write_volatile(1);
+        pg_sys::SetLatch(pg_sys::MyLatch);
+    }
+}
+
 /// Moves every queued audit record into AuditEvents now, after any writer at
 /// work; the number moved. Superuser-only (sql/audit.sql revokes it).
 #[pg_extern]
@@ -353,7 +379,7 @@ fn flush_audit() -> i64 {
     storage::lock_audit(true);
     let mut moved = 0;
     loop {
-        match materialize().or_raise() {
+        match materialize() {
             0 => return moved,
             n => moved += n as i64,
         }
@@ -431,15 +457,19 @@ unsafe extern "C-unwind" fn executor_start(query: *mut pg_sys::QueryDesc, flags:
         }
     }
     let explain_only = flags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 != 0;
-    // SAFETY: reads a backend global; a parallel worker's leader records the statement.
-    let parallel_worker = unsafe { pg_sys::ParallelWorkerNumber } >= 0;
-    if explain_only || parallel_worker || !level().records(Action::Sql) {
+    if explain_only || !level().records(Action::Sql) || !unsafe { reads_view((*query).plannedstmt) } {
         return;
     }
-    if unsafe { reads_view((*query).plannedstmt) } {
-        let text = unsafe { CStr::from_ptr((*query).sourceText) }.to_string_lossy();
-        record(&session::caller(), Action::Sql, Subject { query: Some(text.into_owned()), ..Subject::default() }, None);
+    // SAFETY: backend globals. A parallel worker runs the leader's statement
+    // (whose text it was given as debug_query_string), which the leader
+    // records; a statement the worker starts itself (in a parallel-safe
+    // function) is its own, and is logged, since a worker cannot write.
+    let (worker, leaders) = unsafe { (pg_sys::ParallelWorkerNumber >= 0, (*query).sourceText == pg_sys::debug_query_string) };
+    if worker && leaders {
+        return;
     }
+    let text = unsafe { CStr::from_ptr((*query).sourceText) }.to_string_lossy().into_owned();
+    record(&session::caller(), Action::Sql, Subject { query: Some(text), ..Subject::default() }, None);
 }
 
 /// Whether a plan reads the view `fhir.resources` (its range table keeps the view's entry).

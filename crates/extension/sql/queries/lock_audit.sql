@@ -1,4 +1,5 @@
 -- The audit writer's lock, held until the transaction ends: one writer moves
--- the queue at a time ($1: wait for it, or give up at once).
-SELECT CASE WHEN $1 THEN pg_catalog.pg_advisory_xact_lock(7166337716541211393) IS NOT NULL
-            ELSE pg_catalog.pg_try_advisory_xact_lock(7166337716541211393) END
+-- the queue at a time ($1: wait for it, or give up at once). A table lock that
+-- clients, without privileges on the queue, cannot take; it does not conflict
+-- with the inserts that queue records.
+SELECT fhir._lock_audit_queue($1)
