@@ -86,6 +86,27 @@ SELECT t.is(t.last_audit()->'entity'->1->'role'->>'code', '1', 'in the role of P
 SELECT t.is(t.last_audit()->'source'->>'site', current_database()::text, 'the source is this database');
 SELECT t.ok((t.last_audit()->>'recorded')::timestamptz BETWEEN now() - interval '1 minute' AND clock_timestamp(), 'it says when');
 
+-- A gateway gives its client's address; a client's own is its connection's.
+SET ROLE au_gateway;
+SELECT fhir.set_membership(:'doc', client_address => '203.0.113.7') IS NOT NULL AS doc;
+SELECT fhir.create('{"resourceType": "Observation", "status": "final", "code": {"text": "from afar"}}') IS NOT NULL AS created;
+RESET ROLE;
+SELECT t.is(t.last_audit()->'agent'->3->'network', '{"address": "203.0.113.7", "type": "2"}'::jsonb, 'the client address a gateway gives is recorded');
+SET ROLE au_gateway;
+SELECT fhir.set_membership(:'doc') IS NOT NULL AS doc;
+SELECT fhir.create('{"resourceType": "Observation", "status": "final", "code": {"text": "nearby"}}') IS NOT NULL AS created;
+RESET ROLE;
+SELECT t.is(t.last_audit()->'agent'->3->'network', NULL, 'the next membership set without one records the connection''s (none over a Unix socket)');
+DROP ROLE IF EXISTS au_bound;
+CREATE ROLE au_bound;
+SELECT fhir.grant_client('au_bound');
+SELECT fhir.bind_role('au_bound', :'doc');
+SET ROLE au_bound;
+SELECT t.throws(format($$ SELECT fhir.set_membership(%L, client_address => '198.51.100.1') $$, :'doc'), '42501', 'a client that is not a gateway cannot claim an address');
+SELECT t.throws(format($$ SELECT fhir.set_membership(%L, scopes => 'patient/*.rs') $$, :'doc'), '0A000', 'SMART scopes are refused until they are built, never ignored');
+SELECT t.throws(format($$ SELECT fhir.set_membership(%L, on_behalf_of => 'x') $$, :'doc'), '0A000', 'so is on-behalf-of');
+RESET ROLE;
+
 SET ROLE au_gateway;
 SELECT fhir.set_membership(:'doc') IS NOT NULL AS doc;
 SELECT fhir.update(jsonb_set(:'obs'::jsonb, '{status}', '"amended"'))->'meta'->>'versionId' AS obs_v2 \gset

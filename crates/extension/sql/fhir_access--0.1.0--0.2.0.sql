@@ -264,6 +264,19 @@ CREATE POLICY granted ON fhir.resource FOR SELECT
            AND (resource_type = ANY ((SELECT fhir._session_open_types((SELECT fhir._session()), 'read'))::text[])
                 OR fhir._session_match((SELECT fhir._session()), 'read', resource_type, tokens)));
 
+-- DROP EXTENSION fhir_access and DROP SCHEMA of its schema are refused while
+-- resources are stored, and DROP OWNED BY its roles always (see
+-- src/drop_guard.rs), and renaming its schema: the data tables are extension members, and a drop would
+-- destroy every clinical record with them. ENABLE ALWAYS: the guard also holds
+-- under session_replication_role = replica, which restore scripts often set.
+CREATE FUNCTION fhir._guard_drop() RETURNS event_trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'fhir_access_guard_drop';
+
+CREATE EVENT TRIGGER fhir_access_keeps_data ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED', 'ALTER SCHEMA')
+    EXECUTE FUNCTION fhir._guard_drop();
+ALTER EVENT TRIGGER fhir_access_keeps_data ENABLE ALWAYS;
+
 -- Preparing client roles and binding memberships to them. Only the system
 -- (a superuser or a BYPASSRLS role) may do this. Every function pins its
 -- search_path, so a caller's schemas and pg_temp cannot shadow what it calls.
@@ -321,19 +334,6 @@ BEGIN
     PERFORM fhir._bump_access_version();
 END
 $$;
-
--- DROP EXTENSION fhir_access and DROP SCHEMA of its schema are refused while
--- resources are stored, and DROP OWNED BY its roles always (see
--- src/drop_guard.rs), and renaming its schema: the data tables are extension members, and a drop would
--- destroy every clinical record with them. ENABLE ALWAYS: the guard also holds
--- under session_replication_role = replica, which restore scripts often set.
-CREATE FUNCTION fhir._guard_drop() RETURNS event_trigger
-LANGUAGE c AS 'MODULE_PATHNAME', 'fhir_access_guard_drop';
-
-CREATE EVENT TRIGGER fhir_access_keeps_data ON ddl_command_start
-    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED', 'ALTER SCHEMA')
-    EXECUTE FUNCTION fhir._guard_drop();
-ALTER EVENT TRIGGER fhir_access_keeps_data ENABLE ALWAYS;
 
 -- fhir.search(resource_type, query): a FHIR search under the session's access.
 --
@@ -547,9 +547,11 @@ AS 'MODULE_PATHNAME', 'reindex_wrapper';
 
 CREATE  FUNCTION "set_membership"(
 	"membership" TEXT, /* & str */
-	"local" bool DEFAULT false /* bool */
+	"local" bool DEFAULT false, /* bool */
+	"scopes" TEXT DEFAULT NULL, /* Option < & str > */
+	"client_address" inet DEFAULT NULL, /* Option < pgrx :: Inet > */
+	"on_behalf_of" TEXT DEFAULT NULL /* Option < & str > */
 ) RETURNS jsonb /* Option < RawJsonb > */
-STRICT
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'set_membership_wrapper';
 

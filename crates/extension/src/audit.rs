@@ -343,8 +343,12 @@ fn materialize() -> usize {
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn fhir_access_audit_writer(database: pg_sys::Datum) {
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP);
+    #[cfg(not(feature = "pg18"))]
+    use pg_sys::pqsignal;
+    #[cfg(feature = "pg18")]
+    use pg_sys::pqsignal_be as pqsignal;
     // SAFETY: installs a signal handler that only sets flags (see `terminate`).
-    unsafe { pg_sys::pqsignal(pg_sys::SIGTERM as i32, Some(terminate)) };
+    unsafe { pqsignal(pg_sys::SIGTERM as i32, Some(terminate)) };
     BackgroundWorker::connect_worker_to_spi_by_oid(Some(pg_sys::Oid::from(database.value() as u32)), None);
     let mut idle = 0;
     while idle < IDLE_POLLS {
@@ -402,8 +406,12 @@ thread_local! {
     static ADDRESS: std::cell::OnceCell<Option<String>> = const { std::cell::OnceCell::new() };
 }
 
-/// The client's IP address, `inet_client_addr()` (none over a Unix socket).
+/// The client's IP address: as the gateway gave it to `set_membership`, else
+/// the connection's, `inet_client_addr()` (none over a Unix socket).
 fn client_address() -> Option<String> {
+    if let Some(given) = session::CLIENT_ADDRESS.get().filter(|a| !a.is_empty()) {
+        return Some(given.to_string_lossy().into_owned());
+    }
     ADDRESS.with(|a| {
         a.get_or_init(|| {
             // SAFETY: inet_client_addr takes no arguments and returns NULL without

@@ -29,6 +29,9 @@ use std::ffi::CString;
 use std::rc::Rc;
 
 pub static MEMBERSHIP: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// The client's address as the gateway gave it to `set_membership`, for the
+/// audit trail; it lasts as long as the membership setting.
+pub static CLIENT_ADDRESS: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
 pub fn define_settings() {
     GucRegistry::define_string_guc(
@@ -36,6 +39,14 @@ pub fn define_settings() {
         c"The ProjectMembership this session acts as.",
         c"Set it with fhir.set_membership(); a plain SET is refused for non-superusers.",
         &MEMBERSHIP,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"fhir.client_address",
+        c"The client's address, as the gateway gave it to fhir.set_membership.",
+        c"Set with fhir.set_membership(..., client_address => ...); a plain SET is refused for non-superusers.",
+        &CLIENT_ADDRESS,
         GucContext::Suset,
         GucFlags::default(),
     );
@@ -464,9 +475,9 @@ fn membership_id(membership: &str) -> &str {
     membership.strip_prefix("ProjectMembership/").unwrap_or(membership)
 }
 
-fn set_setting(value: &str, local: bool) {
-    let name = c"fhir.membership";
-    let value = CString::new(value).expect("membership ids have no NUL");
+/// Sets one of the superuser-only session settings above.
+fn set_setting(name: &std::ffi::CStr, value: &str, local: bool) {
+    let value = CString::new(value).expect("membership ids and addresses have no NUL");
     let action = if local { pg_sys::GucAction::GUC_ACTION_LOCAL } else { pg_sys::GucAction::GUC_ACTION_SET };
     // PGC_SUSET: our own privilege to set the superuser-only setting, after the checks above.
     unsafe {
@@ -506,12 +517,27 @@ fn policy_datum(m: &Membership) -> RawJsonb {
 }
 
 /// Acts as `membership` from now on (or until the transaction ends, with
-/// `local`), and returns its effective policy.
+/// `local`), and returns its effective policy. A gateway may give the
+/// client's address (recorded by the audit trail instead of its own).
+/// `scopes` and `on_behalf_of` are API.md's, not built yet: refused, never ignored.
 #[pg_extern]
-fn set_membership(membership: &str, local: default!(bool, false)) -> Option<RawJsonb> {
+fn set_membership(
+    membership: &str,
+    local: default!(bool, false),
+    scopes: default!(Option<&str>, "NULL"),
+    client_address: default!(Option<pgrx::Inet>, "NULL"),
+    on_behalf_of: default!(Option<&str>, "NULL"),
+) -> Option<RawJsonb> {
+    if scopes.is_some() || on_behalf_of.is_some() {
+        errors::raise_with(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "set_membership's scopes and on_behalf_of are not supported yet",
+            "Call it without them.",
+        );
+    }
     let id = membership_id(membership);
     let login = Action::Login;
-    match act_as(id, local) {
+    match act_as(id, local, client_address.as_ref().map(|a| a.0.as_str())) {
         Ok(loaded) => {
             let caller = Caller::Member(loaded);
             audit::record(&caller, login, Subject::named("ProjectMembership", id), None);
@@ -525,15 +551,19 @@ fn set_membership(membership: &str, local: default!(bool, false)) -> Option<RawJ
     }
 }
 
-fn act_as(id: &str, local: bool) -> Result<Rc<Membership>> {
+fn act_as(id: &str, local: bool, client_address: Option<&str>) -> Result<Rc<Membership>> {
     let outer = outer_role();
     if !is_system(outer) {
         let client = client_grant(outer)?;
         membership_for_grant(outer, &client, id).and_then(|_| check_scope(outer, &client, local))?;
+        if client_address.is_some() && !client.gateway {
+            return Err(FhirError::forbidden("Only a gateway gives the client's address: a client's own is its connection's"));
+        }
         check_no_mixing(Some(id))?;
     }
     let loaded = load_membership(id)?;
-    set_setting(id, local);
+    set_setting(c"fhir.membership", id, local);
+    set_setting(c"fhir.client_address", client_address.unwrap_or_default(), local);
     Ok(loaded)
 }
 
@@ -542,7 +572,8 @@ fn clear_membership() {
     if !is_system(outer_role()) {
         check_no_mixing(None).or_raise();
     }
-    set_setting("", false);
+    set_setting(c"fhir.membership", "", false);
+    set_setting(c"fhir.client_address", "", false);
 }
 
 /// `'ProjectMembership/<id>'` of the session, whether set or bound; NULL without one.
