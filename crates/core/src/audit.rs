@@ -10,6 +10,9 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+/// The resource type of the audit trail's records.
+pub const AUDIT_EVENT: &str = "AuditEvent";
+
 /// The `fhir.audit` setting: what is recorded.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Level {
@@ -213,7 +216,7 @@ pub fn audit_events(r: &Record) -> Vec<Value> {
 
 fn audit_event(r: &Record, named: &Named) -> Value {
     let mut event = json!({
-        "resourceType": "AuditEvent",
+        "resourceType": AUDIT_EVENT,
         "type": match r.action {
             Action::Login => coding(DCM, "110114", "User Authentication"),
             _ => coding("http://terminology.hl7.org/CodeSystem/audit-event-type", "rest", "RESTful Operation"),

@@ -155,7 +155,8 @@ pub fn record(caller: &Caller, action: Action, subject: Subject, refusal: Option
             profile: member.and_then(|m| m.policy.profile.clone()),
             user: member.and_then(|m| m.policy.user.clone()),
             policies: member.map(|m| m.policy.sources.iter().map(|s| s.policy.clone()).collect()).unwrap_or_default(),
-            role: role_name(),
+            // SAFETY: reads a backend global: the role the client connected or `SET ROLE` as.
+            role: session::role_name(unsafe { pg_sys::GetOuterUserId() }),
             address: client_address(),
         },
         resources: subject.resources,
@@ -325,7 +326,7 @@ fn materialize() -> usize {
                 audit::audit_events(&record).into_iter().try_for_each(|event| {
                     let id = versions::random_uuid();
                     let version = versions::build(&id, project_id, event, None, Accounts::Given(Vec::new()), None)?;
-                    versions::store("AuditEvent", project_id, &version, true, false)
+                    versions::store(audit::AUDIT_EVENT, project_id, &version, true, false)
                 })
             });
         if let Err(e) = stored {
@@ -388,17 +389,6 @@ fn flush_audit() -> i64 {
             n => moved += n as i64,
         }
     }
-}
-
-/// The role behind the call, as the client connected or `SET ROLE`.
-fn role_name() -> String {
-    // SAFETY: a syscache lookup by OID; NULL for a dropped role.
-    let name = unsafe { pg_sys::GetUserNameFromId(pg_sys::GetOuterUserId(), true) };
-    if name.is_null() {
-        return String::new();
-    }
-    // SAFETY: a NUL-terminated name from the catalog.
-    unsafe { CStr::from_ptr(name) }.to_string_lossy().into_owned()
 }
 
 thread_local! {

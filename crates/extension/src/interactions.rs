@@ -12,7 +12,7 @@ use crate::jsonb::Document;
 use crate::session::{self, Actor, Caller, Membership};
 use crate::storage::{self, Current, Scope};
 use crate::versions::{self, Accounts, Version};
-use fhir_access_core::audit::Action;
+use fhir_access_core::audit::{self, Action};
 use fhir_access_core::outcome::{FhirError, Result};
 use fhir_access_core::policy::Interaction;
 use fhir_access_core::redaction::Plan;
@@ -22,9 +22,8 @@ use serde_json::{json, Value};
 
 #[pg_extern]
 fn create(resource: Document) -> Document {
-    let attempted = || Subject::default();
     let created = create_resource(&session::caller(), resource.0);
-    Document(written(audited(Action::Interaction(Interaction::Create), attempted, created, Subject::version).or_raise()))
+    Document(written(audited(Action::Interaction(Interaction::Create), Subject::default, created, Subject::version).or_raise()))
 }
 
 /// A written version, after the review of an AccessPolicy's content as
@@ -405,13 +404,11 @@ fn check_resource(resource: &Value) -> Result<&str> {
     Ok(resource_type)
 }
 
-const AUDIT_EVENT: &str = "AuditEvent";
-
 /// Clients never write, change or delete the audit trail, admins included (the
 /// system purges it by age with fhir.purge_audit). Refused by type, before
 /// any lookup, so the refusal says nothing about what exists.
 fn refuse_audit_change(caller: &Caller, resource_type: &str) -> Result<()> {
-    if resource_type == AUDIT_EVENT && !matches!(caller, Caller::System) {
+    if resource_type == audit::AUDIT_EVENT && !matches!(caller, Caller::System) {
         return Err(FhirError::forbidden("AuditEvents are recorded by the server: clients cannot write, change or delete them"));
     }
     Ok(())

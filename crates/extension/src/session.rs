@@ -333,8 +333,15 @@ fn resolve_handle(outer: pg_sys::Oid, handle: &str) -> Caller {
     }
 }
 
-fn role_name(role: pg_sys::Oid) -> String {
-    storage::role_name(role).unwrap_or_else(|| format!("role {}", role.to_u32()))
+/// A role's name (a syscache lookup), `role <oid>` for one that is gone.
+pub(crate) fn role_name(role: pg_sys::Oid) -> String {
+    // SAFETY: a catalog lookup by OID; NULL (with noerr) for a missing role.
+    let name = unsafe { pg_sys::GetUserNameFromId(role, true) };
+    if name.is_null() {
+        return format!("role {}", role.to_u32());
+    }
+    // SAFETY: a NUL-terminated name from the catalog.
+    unsafe { std::ffi::CStr::from_ptr(name) }.to_string_lossy().into_owned()
 }
 
 fn resolve_caller(outer: pg_sys::Oid, setting: &str) -> Caller {

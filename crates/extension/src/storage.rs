@@ -48,7 +48,6 @@ const BUMP_ACCESS_VERSION: Statement = statement!("bump_access_version", [], tru
 const CLIENT: Statement = statement!("client", [OIDOID], false);
 const BOUND_MEMBERSHIPS: Statement = statement!("bound_memberships", [OIDOID], false);
 const IS_BOUND: Statement = statement!("is_bound", [OIDOID, TEXTOID], false);
-const ROLE_NAME: Statement = statement!("role_name", [OIDOID], false);
 const PAGE: Statement = statement!("page", [TEXTOID, TEXTOID, TEXTOID], false);
 const REINDEX_ROW: Statement = statement!("reindex_row", [TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, JSONBOID], true);
 const VERIFY_HISTORY: Statement = statement!("verify_history", [], false);
@@ -338,10 +337,6 @@ pub fn type_tokens(project_id: &str, resource_type: &str) -> Vec<Vec<String>> {
 
 pub fn is_bound(role: pg_sys::Oid, membership: &str) -> bool {
     run(&IS_BOUND, &[role.into(), membership.into()], |rows| Ok(one::<bool>(rows)?.unwrap_or(false)))
-}
-
-pub fn role_name(role: pg_sys::Oid) -> Option<String> {
-    run(&ROLE_NAME, &[role.into()], one::<String>)
 }
 
 /// A current row, for maintenance.

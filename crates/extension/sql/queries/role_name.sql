@@ -1,1 +1,0 @@
-SELECT rolname::text FROM pg_catalog.pg_roles WHERE oid = $1
