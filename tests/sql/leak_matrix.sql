@@ -257,3 +257,50 @@ GRANT EXECUTE ON FUNCTION lm_search_leaks() TO lm_client;
 SET ROLE lm_client;
 SELECT lm_search_leaks();
 RESET ROLE;
+
+-- Plain SQL: a hidden value filters nothing through the view, neither by
+-- containment nor by path equality, though both find it in the table (the
+-- predicate is sound) and the content index would (tests/sql/content_index.sql).
+CREATE FUNCTION lm_chain(c lm_case) RETURNS text LANGUAGE sql AS $$
+  SELECT 'content' || string_agg('->' || quote_literal(CASE WHEN i = array_length(c.segments, 1) THEN s || c.leaf ELSE s END)
+                                 || CASE WHEN i < array_length(c.segments, 1) AND s <> 'meta' THEN '->0' ELSE '' END, '' ORDER BY i)
+  FROM unnest(c.segments) WITH ORDINALITY u(s, i)
+$$;
+CREATE FUNCTION lm_filters(c lm_case) RETURNS text[] LANGUAGE sql AS $$
+  SELECT ARRAY[format('content @> %L::jsonb', lm_nest(c.segments, c.leaf, lm_value(c.kind, c.n))),
+               format('%s = %L::jsonb', lm_chain(c), lm_value(c.kind, c.n))]
+$$;
+CREATE FUNCTION lm_matches(relation text, c lm_case, filter text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+  found bigint;
+BEGIN
+  EXECUTE format('SELECT count(*) FROM %s WHERE id = %L AND %s', relation, 'c' || c.n, filter) INTO found;
+  RETURN found;
+END
+$$;
+SELECT t.is((SELECT count(*) FROM lm_case c, unnest(lm_filters(c)) f WHERE lm_matches('fhir.resource', c, f) <> 1), 0::bigint,
+            'every hidden value is found in the table by containment and by path equality');
+CREATE FUNCTION lm_filter_leaks() RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  c lm_case;
+  f text;
+  leaked text[] := '{}';
+  checked int := 0;
+BEGIN
+  FOR c IN SELECT * FROM lm_case ORDER BY n LOOP
+    FOREACH f IN ARRAY lm_filters(c) LOOP
+      checked := checked + 1;
+      IF lm_matches('fhir.resources', c, f) <> 0 THEN
+        leaked := leaked || format('%s %s: %s', c.resource_type, c.hidden, f);
+      END IF;
+    END LOOP;
+  END LOOP;
+  RETURN t.is(array_length(leaked, 1), NULL, format('plain SQL: %s filters on hidden values match nothing (%s)', checked, left(array_to_string(leaked[1:3], '; '), 400)));
+END
+$$;
+GRANT EXECUTE ON FUNCTION lm_filter_leaks(), lm_filters(lm_case), lm_matches(text, lm_case, text), lm_chain(lm_case) TO lm_client;
+SET ROLE lm_client;
+SET enable_seqscan = off;
+SELECT lm_filter_leaks();
+RESET enable_seqscan;
+RESET ROLE;

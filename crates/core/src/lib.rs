@@ -5,6 +5,7 @@ pub mod audit;
 pub mod criteria;
 pub mod definitions;
 pub mod fields;
+pub mod implied;
 pub mod lint;
 pub mod outcome;
 pub mod patch;

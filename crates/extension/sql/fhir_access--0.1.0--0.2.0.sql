@@ -92,6 +92,56 @@ STRICT STABLE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', '_audits_search_wrapper';
 
+CREATE  FUNCTION "_content_contains_sel"(
+	"root" internal, /* Internal */
+	"operator" oid, /* pg_sys :: Oid */
+	"args" internal, /* Internal */
+	"var_relid" INT /* i32 */
+) RETURNS double precision /* f64 */
+STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_content_contains_sel_wrapper';
+
+-- Plain SQL on content, indexable under policy (content_index.rs).
+--
+-- A containment operator declared LEAKPROOF, for the reason the token
+-- operators are: a client's `content @> …` or `content->'a'->>'b' = …` is
+-- not leakproof, so the planner hook adds the containment it implies with
+-- this operator, which the GIN index below answers before row-level
+-- security. jsonb_contains raises no data-dependent errors.
+CREATE FUNCTION fhir.content_contains(jsonb, jsonb) RETURNS boolean
+    LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF AS 'jsonb_contains';
+CREATE OPERATOR fhir.@> (
+    LEFTARG = jsonb, RIGHTARG = jsonb, FUNCTION = fhir.content_contains,
+    RESTRICT = fhir._content_contains_sel, JOIN = matchingjoinsel);
+
+-- GIN over jsonb with that operator (as the built-in jsonb_path_ops).
+CREATE OPERATOR CLASS fhir.content_ops FOR TYPE jsonb USING gin AS
+    OPERATOR 7 fhir.@> (jsonb, jsonb),
+    FUNCTION 1 btint4cmp(int4, int4),
+    FUNCTION 2 gin_extract_jsonb_path(jsonb, internal, internal),
+    FUNCTION 3 gin_extract_jsonb_query_path(jsonb, internal, int2, internal, internal, internal, internal),
+    FUNCTION 4 gin_consistent_jsonb_path(internal, int2, jsonb, int4, internal, internal, internal, internal),
+    FUNCTION 6 gin_triconsistent_jsonb_path(internal, int2, jsonb, int4, internal, internal, internal),
+    STORAGE int4;
+
+CREATE  FUNCTION "_content_document"(
+	"steps" TEXT[], /* Array < & str > */
+	"value" jsonb /* RawJsonb */
+) RETURNS jsonb /* RawJsonb */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_content_document_wrapper';
+
+CREATE  FUNCTION "_content_text_document"(
+	"steps" TEXT[], /* Array < & str > */
+	"value" TEXT, /* & str */
+	"as_string" bool /* bool */
+) RETURNS jsonb /* Option < RawJsonb > */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_content_text_document_wrapper';
+
 CREATE  FUNCTION "_query_match"(
 	"resource_type" TEXT, /* & str */
 	"query" TEXT, /* & str */
@@ -264,6 +314,41 @@ CREATE POLICY granted ON fhir.resource FOR SELECT
            AND (resource_type = ANY ((SELECT fhir._session_open_types((SELECT fhir._session()), 'read'))::text[])
                 OR fhir._session_match((SELECT fhir._session()), 'read', resource_type, tokens)));
 
+-- fhir.search(resource_type, query): a FHIR search under the session's access.
+--
+-- It runs as fhir_reader, like the view: row-level security admits the rows
+-- the session may read, hidden fields are removed the same way, and the rows
+-- must also satisfy an entry granting `search`. The query's own conditions are
+-- compiled by fhir._search_sql into a leakproof GIN condition on the tokens
+-- (which PostgreSQL may use as an index condition under row-level security)
+-- and an exact per-row check. When the audit trail covers searches, the ids
+-- returned are collected for its record (fhir._audit_search).
+CREATE FUNCTION fhir.search(resource_type text, query text DEFAULT '') RETURNS SETOF jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found record;
+    ids text[] := '{}';
+BEGIN
+    IF NOT fhir._audits_search() THEN
+        RETURN QUERY EXECUTE fhir._search_sql(resource_type, query) USING resource_type, query;
+        RETURN;
+    END IF;
+    FOR found IN EXECUTE fhir._search_sql(resource_type, query) USING resource_type, query LOOP
+        ids := ids || (found.content ->> 'id');
+        RETURN NEXT found.content;
+    END LOOP;
+    PERFORM fhir._audit_search(resource_type, query, ids);
+END
+$$;
+
+ALTER FUNCTION fhir.search(text, text) OWNER TO fhir_reader;
+
+-- Only fhir.search records searches: a client calling it could forge records.
+REVOKE ALL ON FUNCTION fhir._audit_search(text, text, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fhir._audit_search(text, text, text[]) TO fhir_reader;
+
 -- DROP EXTENSION fhir_access and DROP SCHEMA of its schema are refused while
 -- resources are stored, and DROP OWNED BY its roles always (see
 -- src/drop_guard.rs), and renaming its schema: the data tables are extension members, and a drop would
@@ -334,41 +419,6 @@ BEGIN
     PERFORM fhir._bump_access_version();
 END
 $$;
-
--- fhir.search(resource_type, query): a FHIR search under the session's access.
---
--- It runs as fhir_reader, like the view: row-level security admits the rows
--- the session may read, hidden fields are removed the same way, and the rows
--- must also satisfy an entry granting `search`. The query's own conditions are
--- compiled by fhir._search_sql into a leakproof GIN condition on the tokens
--- (which PostgreSQL may use as an index condition under row-level security)
--- and an exact per-row check. When the audit trail covers searches, the ids
--- returned are collected for its record (fhir._audit_search).
-CREATE FUNCTION fhir.search(resource_type text, query text DEFAULT '') RETURNS SETOF jsonb
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    found record;
-    ids text[] := '{}';
-BEGIN
-    IF NOT fhir._audits_search() THEN
-        RETURN QUERY EXECUTE fhir._search_sql(resource_type, query) USING resource_type, query;
-        RETURN;
-    END IF;
-    FOR found IN EXECUTE fhir._search_sql(resource_type, query) USING resource_type, query LOOP
-        ids := ids || (found.content ->> 'id');
-        RETURN NEXT found.content;
-    END LOOP;
-    PERFORM fhir._audit_search(resource_type, query, ids);
-END
-$$;
-
-ALTER FUNCTION fhir.search(text, text) OWNER TO fhir_reader;
-
--- Only fhir.search records searches: a client calling it could forge records.
-REVOKE ALL ON FUNCTION fhir._audit_search(text, text, text[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION fhir._audit_search(text, text, text[]) TO fhir_reader;
 
 CREATE  FUNCTION "_session_redacts"(
 	"session" TEXT /* & str */
@@ -594,13 +644,19 @@ AS 'MODULE_PATHNAME', 'who_can_access_wrapper';
 -- every reader, the system included (its policies admit the system). Hidden
 -- fields are removed from content before any filter of the caller sees it.
 -- A security barrier: a caller's non-leakproof function never sees a deleted
--- row; leakproof conditions (the token operators) still reach the index.
+-- row; leakproof conditions (the token and content operators) still reach
+-- the index. Two branches, of which a one-time filter runs one: a session
+-- that hides nothing reads the raw, indexable content; a session that hides
+-- fields reads redacted content, so its conditions never test hidden values.
 CREATE OR REPLACE VIEW fhir.resources WITH (security_barrier) AS
-SELECT resource_type, id, version_id, last_updated, project_id,
-       CASE WHEN (SELECT fhir._session_redacts((SELECT fhir._session())))
-            THEN fhir._redact((SELECT fhir._session()), resource_type, tokens, content) ELSE content END AS content
+SELECT resource_type, id, version_id, last_updated, project_id, content
 FROM fhir.resource
-WHERE NOT deleted;
+WHERE NOT deleted AND NOT (SELECT fhir._session_redacts((SELECT fhir._session())))
+UNION ALL
+SELECT resource_type, id, version_id, last_updated, project_id,
+       fhir._redact((SELECT fhir._session()), resource_type, tokens, content)
+FROM fhir.resource
+WHERE NOT deleted AND (SELECT fhir._session_redacts((SELECT fhir._session())));
 
 ALTER VIEW fhir.resources OWNER TO fhir_reader;
 
@@ -638,6 +694,10 @@ CREATE TRIGGER resources_write
 INSTEAD OF INSERT OR UPDATE OR DELETE ON fhir.resources
 FOR EACH ROW EXECUTE FUNCTION fhir.resources_write();
 -- <<< generated
+
+-- The content index is new (its operator class is created above). Building
+-- it reads every resource once.
+CREATE INDEX resource_content_idx ON fhir.resource USING gin (content fhir.content_ops);
 
 -- The privileges given since the install are not initial privileges.
 UPDATE pg_catalog.pg_init_privs i

@@ -6,13 +6,19 @@
 -- every reader, the system included (its policies admit the system). Hidden
 -- fields are removed from content before any filter of the caller sees it.
 -- A security barrier: a caller's non-leakproof function never sees a deleted
--- row; leakproof conditions (the token operators) still reach the index.
+-- row; leakproof conditions (the token and content operators) still reach
+-- the index. Two branches, of which a one-time filter runs one: a session
+-- that hides nothing reads the raw, indexable content; a session that hides
+-- fields reads redacted content, so its conditions never test hidden values.
 CREATE VIEW fhir.resources WITH (security_barrier) AS
-SELECT resource_type, id, version_id, last_updated, project_id,
-       CASE WHEN (SELECT fhir._session_redacts((SELECT fhir._session())))
-            THEN fhir._redact((SELECT fhir._session()), resource_type, tokens, content) ELSE content END AS content
+SELECT resource_type, id, version_id, last_updated, project_id, content
 FROM fhir.resource
-WHERE NOT deleted;
+WHERE NOT deleted AND NOT (SELECT fhir._session_redacts((SELECT fhir._session())))
+UNION ALL
+SELECT resource_type, id, version_id, last_updated, project_id,
+       fhir._redact((SELECT fhir._session()), resource_type, tokens, content)
+FROM fhir.resource
+WHERE NOT deleted AND (SELECT fhir._session_redacts((SELECT fhir._session())));
 
 ALTER VIEW fhir.resources OWNER TO fhir_reader;
 

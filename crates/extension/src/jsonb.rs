@@ -39,8 +39,7 @@ impl FromDatum for Document {
 /// A jsonb datum of `value`, which stays the caller's.
 pub fn to_datum(value: &Value) -> pg_sys::Datum {
     // serde_json escapes control characters, so the text has no NUL byte.
-    let text = CString::new(value.to_string()).expect("serialized JSON has no NUL byte");
-    unsafe { direct_function_call_as_datum(pg_sys::jsonb_in, &[Some(text.as_ptr().into())]) }.expect("jsonb_in of JSON is not null")
+    from_text(&value.to_string()).0
 }
 
 impl IntoDatum for Document {
@@ -120,4 +119,23 @@ pub fn without_keys(content: RawJsonb, keys: Vec<String>) -> RawJsonb {
 pub fn to_value(content: RawJsonb) -> Value {
     // SAFETY: a jsonb datum, not null.
     unsafe { Document::from_polymorphic_datum(content.0, false, pg_sys::JSONBOID) }.expect("not null").0
+}
+
+/// A jsonb's JSON text.
+pub fn text_of(content: RawJsonb) -> String {
+    // SAFETY: a jsonb datum, not null; jsonb_out returns a palloc'd C string.
+    unsafe {
+        let text = direct_function_call::<&CStr>(pg_sys::jsonb_out, &[Some(content.0)]).expect("jsonb_out returns text");
+        let owned = text.to_string_lossy().into_owned();
+        pg_sys::pfree(text.as_ptr().cast_mut().cast());
+        owned
+    }
+}
+
+/// The jsonb of `text`, which must be valid JSON without NUL characters.
+pub fn from_text(text: &str) -> RawJsonb {
+    let text = CString::new(text).expect("JSON text has no NUL byte");
+    RawJsonb(
+        unsafe { direct_function_call_as_datum(pg_sys::jsonb_in, &[Some(text.as_ptr().into())]) }.expect("jsonb_in of JSON is not null"),
+    )
 }

@@ -6,6 +6,7 @@
 //! SQLSTATEs.
 
 mod audit;
+mod content_index;
 mod drop_guard;
 mod errors;
 mod evaluate;
@@ -48,12 +49,14 @@ pgrx::extension_sql_file!(
     name = "search",
     requires = ["access", search::_search_sql, audit::_audits_search, audit::_audit_search]
 );
+pgrx::extension_sql_file!("../sql/content_index.sql", name = "content_index", requires = ["schema", content_index::_content_contains_sel]);
 pgrx::extension_sql_file!("../sql/audit.sql", name = "audit", requires = ["access", audit::flush_audit]);
 
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     session::define_settings();
     audit::install();
+    content_index::install();
     explain_guard::install();
     version_gate::install();
 }
