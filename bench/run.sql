@@ -44,6 +44,15 @@ SELECT bench.compare('3b', 'practitioner with all Observations, search by patien
            'Patient/' || :'patient_id'),
     :'by_subject', needs_index => true);
 
+SELECT bench.compare('3c', 'the same in plain SQL, content @> containment', '≤ 1.5, index scan', 1.5, 'm-all',
+    format($q$SELECT content FROM fhir.resources WHERE resource_type = 'Observation' AND content @> %L$q$,
+           jsonb_build_object('subject', jsonb_build_object('reference', 'Patient/' || :'patient_id'))),
+    :'by_subject', needs_index => true);
+SELECT bench.compare('3d', 'the same in plain SQL, content #>> path equality', '≤ 1.5, index scan', 1.5, 'm-all',
+    format($q$SELECT content FROM fhir.resources WHERE resource_type = 'Observation' AND content #>> '{subject,reference}' = %L$q$,
+           'Patient/' || :'patient_id'),
+    :'by_subject', needs_index => true);
+
 -- 5. One policy with 1,000 parameter instances (organizations).
 SELECT bench.compare('5', 'membership with 1,000 parameter instances (organizations)', '≤ 2.0', 2.0, 'm-orgs',
     $q$SELECT count(*) FROM fhir.resources WHERE resource_type = 'Patient'$q$,

@@ -23,6 +23,9 @@ INSERT INTO ci_doc VALUES
 SELECT count(fhir.create(content || jsonb_build_object('id', 'o' || n, 'meta', jsonb_build_object('project', 'p')))) FROM ci_doc;
 -- The same documents in another project: never counted.
 SELECT count(fhir.create(content || jsonb_build_object('id', 'q' || n, 'meta', jsonb_build_object('project', 'q')))) FROM ci_doc;
+-- A value common in q alone: no estimate a client sees may depend on it.
+SELECT count(fhir.create(jsonb_build_object('resourceType', 'Observation', 'status', 'final', 'code', '{"text": "only-in-q"}'::jsonb,
+                                            'meta', jsonb_build_object('project', 'q')))) FROM generate_series(1, 200) n;
 -- Enough other rows that the planner has a choice to make.
 SELECT count(fhir.create(jsonb_build_object('resourceType', 'Observation', 'status', 'final', 'meta', jsonb_build_object('project', 'p'),
                                             'subject', jsonb_build_object('reference', 'Patient/bulk' || n)))) FROM generate_series(1, 300) n;
@@ -68,6 +71,9 @@ SELECT DISTINCT predicate FROM ci_leaf, LATERAL (VALUES
     (ci_chain(steps, true) || ' = ' || quote_literal(value::text)),
     (ci_chain(steps, true) || ' = ' || quote_literal((value #>> '{}') || '0'))) v(predicate)
 WHERE value #>> '{}' IS NOT NULL;
+-- `->0` and `->-1` on a scalar give the scalar itself.
+INSERT INTO ci_case VALUES ($$content->'valueInteger'->0 = '-3'$$), ($$content->'valueInteger'->-1 = '-3'$$),
+                           ($$content->'status'->>0 = 'final'$$), ($$content->'valueQuantity'->'value'->0->>0 = '7'$$);
 -- Containment of the whole document too, at every depth.
 INSERT INTO ci_case
 SELECT DISTINCT 'content @> ' || quote_literal(d::text) || '::jsonb'
@@ -153,6 +159,44 @@ RESET plan_cache_mode;
 SELECT t.ok(pg_temp.ci_plan_of($$SELECT id FROM fhir.resources WHERE content #>> '{code,coding,0,code}' = 'x'$$) NOT LIKE '%resource_content_idx%',
             'a #>> path with a numeric element is not narrowed by the index');
 SELECT t.is(ci_ids('fhir.resources', $$content #>> '{code,coding,0,code}' = 'x'$$), 'o3', 'and finds its row');
+
+-- Estimates never use the column's statistics, which count every project's
+-- rows and every hidden value: a value common in another project and an
+-- absent one are estimated alike.
+CREATE FUNCTION pg_temp.ci_estimate(query text) RETURNS numeric LANGUAGE plpgsql AS $$
+DECLARE
+  plan json;
+BEGIN
+  EXECUTE 'EXPLAIN (FORMAT JSON) ' || query INTO plan;
+  RETURN (plan->0->'Plan'->>'Plan Rows')::numeric;
+END
+$$;
+SELECT t.is(pg_temp.ci_estimate($$SELECT id FROM fhir.resources WHERE content @> '{"code": {"text": "only-in-q"}}'$$),
+            pg_temp.ci_estimate($$SELECT id FROM fhir.resources WHERE content @> '{"code": {"text": "nowhere"}}'$$),
+            'the estimate of a containment says nothing about other projects');
+SELECT t.is(pg_temp.ci_estimate($$SELECT id FROM fhir.resources WHERE content->'code'->>'text' = 'only-in-q'$$),
+            pg_temp.ci_estimate($$SELECT id FROM fhir.resources WHERE content->'code'->>'text' = 'nowhere'$$),
+            'nor does that of a path equality');
+
+-- Values too long to copy, and paths too deep, imply something wider or
+-- nothing: never an error, never a lost row.
+PREPARE ci_by_status(text) AS SELECT id FROM fhir.resources WHERE content->>'status' = $1;
+SET plan_cache_mode = force_generic_plan;
+CREATE TEMP TABLE ci_long AS EXECUTE ci_by_status(repeat(E'\x01', 2000000));
+SELECT t.is((SELECT count(*) FROM ci_long), 0::bigint, 'a 2 MB parameter of control characters is compared, not copied six times over');
+RESET plan_cache_mode;
+SELECT t.is(ci_ids('fhir.resources', format('content #>> %L = %L', '{' || array_to_string(array_fill('a'::text, ARRAY[5000]), ',') || '}', 'x')), '',
+            'a 5,000-key #>> path is compared without the index');
+SELECT t.is(ci_ids('fhir.resources', 'content' || repeat('->''a''', 500) || '->>''a'' = ''x'''), '',
+            'so is a 500-step -> chain');
+RESET enable_seqscan;
+RESET ROLE;
+SELECT fhir.create(jsonb_build_object('resourceType', 'Observation', 'id', 'long', 'status', 'final', 'meta', jsonb_build_object('project', 'p'),
+                                      'note', jsonb_build_array(jsonb_build_object('text', repeat('n', 1100000))))) IS NOT NULL AS long_note;
+SET ROLE ci_gateway;
+SET enable_seqscan = off;
+SELECT t.is(ci_ids('fhir.resources', format('content->''note''->0->>''text'' = %L', repeat('n', 1100000))), 'long',
+            'a stored value longer than the copy limit is found through the object holding it');
 RESET enable_seqscan;
 RESET ROLE;
 

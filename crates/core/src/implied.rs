@@ -10,6 +10,12 @@
 
 use serde_json::Value;
 
+/// Paths longer than this imply nothing (the document would nest as deep).
+pub const MAX_STEPS: usize = 64;
+/// Leaves longer than this (in bytes of JSON text) are not copied into a
+/// document: the object or array holding them is implied instead, a wider match.
+pub const MAX_LEAF: usize = 1 << 20;
+
 /// One step of a path into a document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
@@ -23,9 +29,43 @@ pub enum Step {
 /// array index as well as a key (PostgreSQL reads such an element as an
 /// index when the value there is an array): no one document is implied then.
 pub fn path_element(element: &str) -> Option<Step> {
-    let unsigned = element.trim_start().trim_start_matches(['+', '-']);
+    // strtol skips what the locale calls space: every control byte, to be safe.
+    let unsigned = element.trim_start_matches(|c: char| c <= ' ').trim_start_matches(['+', '-']);
     let numeric = !unsigned.is_empty() && unsigned.bytes().next().is_some_and(|b| b.is_ascii_digit());
     (!numeric).then(|| Step::Key(element.to_owned()))
+}
+
+/// Whether an equality at `steps` implies a containment: a last step into an
+/// array implies nothing, since `5 -> 0` is `5` itself.
+pub fn equality_path(steps: &[Step]) -> bool {
+    !steps.is_empty() && steps.len() <= MAX_STEPS && steps.last() != Some(&Step::Index)
+}
+
+/// The document `content->…->… = leaf` implies, `leaf_len` the length of the
+/// leaf's JSON text (built only when it is not too long).
+pub fn equality_document(steps: &[Step], leaf_len: usize, leaf: impl FnOnce() -> String) -> String {
+    if leaf_len > MAX_LEAF {
+        return holder(steps);
+    }
+    wrap(steps, &leaf())
+}
+
+/// The document `content->…->>… = text` implies for one kind of leaf, or
+/// `None` when no value of that kind prints as `text`.
+pub fn text_document(steps: &[Step], text: &str, leaf: Leaf) -> Option<String> {
+    if text.len() > MAX_LEAF {
+        return Some(holder(steps));
+    }
+    text_leaf(text, leaf).map(|leaf| wrap(steps, &leaf))
+}
+
+/// The container the last step reaches into: an object for a key.
+fn holder(steps: &[Step]) -> String {
+    match steps.split_last() {
+        Some((Step::Key(_), parent)) => wrap(parent, "{}"),
+        Some((Step::Index, parent)) => wrap(parent, "[]"),
+        None => "{}".to_owned(),
+    }
 }
 
 /// The JSON text of `leaf` placed at `steps`: `{"a": [{"b": leaf}]}`.
@@ -62,7 +102,7 @@ pub enum Leaf {
 /// `None` when no such value exists. Numbers print as numeric_out does
 /// (digits without leading zeros, an optional fraction, no exponent); objects and arrays are
 /// matched by shape only (`{}` and `[]` contain every object and array).
-pub fn text_leaf(text: &str, leaf: Leaf) -> Option<String> {
+fn text_leaf(text: &str, leaf: Leaf) -> Option<String> {
     match leaf {
         Leaf::String => Some(Value::from(text).to_string()),
         Leaf::Other => match text {
@@ -114,11 +154,32 @@ mod tests {
 
     #[test]
     fn a_path_element_that_could_be_an_index_implies_nothing() {
-        for element in ["0", "-1", " 2", "+3", "12abc"] {
+        for element in ["0", "-1", " 2", "+3", "12abc", "\u{1c}4", "\t5"] {
             assert_eq!(path_element(element), None, "{element}");
         }
         assert_eq!(path_element("subject"), Some(key("subject")));
         assert_eq!(path_element("-"), Some(key("-")));
+    }
+
+    #[test]
+    fn an_equality_whose_last_step_is_an_array_element_implies_nothing() {
+        assert!(!equality_path(&[key("x"), Step::Index]));
+        assert!(equality_path(&[key("x"), Step::Index, key("code")]));
+        assert!(!equality_path(&[]));
+    }
+
+    #[test]
+    fn a_path_deeper_than_the_limit_implies_nothing() {
+        assert!(equality_path(&vec![key("a"); MAX_STEPS]));
+        assert!(!equality_path(&vec![key("a"); MAX_STEPS + 1]));
+    }
+
+    #[test]
+    fn a_leaf_too_long_to_copy_implies_its_holder() {
+        let long = "x".repeat(MAX_LEAF + 1);
+        assert_eq!(text_document(&[key("a"), key("b")], &long, Leaf::String).as_deref(), Some(r#"{"a":{}}"#));
+        assert_eq!(equality_document(&[key("a"), Step::Index, key("b")], MAX_LEAF + 1, || unreachable!()), r#"{"a":[{}]}"#);
+        assert_eq!(equality_document(&[key("status")], MAX_LEAF + 1, || unreachable!()), "{}");
     }
 
     #[test]

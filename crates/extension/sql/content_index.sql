@@ -4,9 +4,10 @@
 -- operators are: a client's `content @> …` or `content->'a'->>'b' = …` is
 -- not leakproof, so the planner hook adds the containment it implies with
 -- this operator, which the GIN index below answers before row-level
--- security. jsonb_contains raises no data-dependent errors.
+-- security. jsonb_contains (called through operators.rs) raises no
+-- data-dependent errors.
 CREATE FUNCTION fhir.content_contains(jsonb, jsonb) RETURNS boolean
-    LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF AS 'jsonb_contains';
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF AS 'MODULE_PATHNAME', 'content_contains_wrapper';
 CREATE OPERATOR fhir.@> (
     LEFTARG = jsonb, RIGHTARG = jsonb, FUNCTION = fhir.content_contains,
     RESTRICT = fhir._content_contains_sel, JOIN = matchingjoinsel);

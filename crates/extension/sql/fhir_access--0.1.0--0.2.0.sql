@@ -43,6 +43,14 @@ BEGIN
 END
 $$;
 
+-- The token operators' functions call PostgreSQL's through the library
+-- (operators.rs): a C function is found by a hash, an internal one outside
+-- the built-in OIDs by a linear scan at every executor start.
+CREATE OR REPLACE FUNCTION fhir.tokens_overlap(text[], text[]) RETURNS boolean
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF AS 'MODULE_PATHNAME', 'tokens_overlap_wrapper';
+CREATE OR REPLACE FUNCTION fhir.tokens_contain(text[], text[]) RETURNS boolean
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF AS 'MODULE_PATHNAME', 'tokens_contain_wrapper';
+
 -- Client roles are stored by name (regrole) rather than by OID, so that a
 -- restore into a cluster whose roles have other OIDs binds the same roles.
 -- An OID whose role is gone would dump as a number that could name another
@@ -93,12 +101,12 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', '_audits_search_wrapper';
 
 CREATE  FUNCTION "_content_contains_sel"(
-	"root" internal, /* Internal */
-	"operator" oid, /* pg_sys :: Oid */
-	"args" internal, /* Internal */
-	"var_relid" INT /* i32 */
+	"_root" internal, /* Internal */
+	"_operator" oid, /* pg_sys :: Oid */
+	"_args" internal, /* Internal */
+	"_var_relid" INT /* i32 */
 ) RETURNS double precision /* f64 */
-STABLE PARALLEL SAFE
+IMMUTABLE PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', '_content_contains_sel_wrapper';
 
@@ -108,9 +116,10 @@ AS 'MODULE_PATHNAME', '_content_contains_sel_wrapper';
 -- operators are: a client's `content @> …` or `content->'a'->>'b' = …` is
 -- not leakproof, so the planner hook adds the containment it implies with
 -- this operator, which the GIN index below answers before row-level
--- security. jsonb_contains raises no data-dependent errors.
+-- security. jsonb_contains (called through operators.rs) raises no
+-- data-dependent errors.
 CREATE FUNCTION fhir.content_contains(jsonb, jsonb) RETURNS boolean
-    LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF AS 'jsonb_contains';
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF AS 'MODULE_PATHNAME', 'content_contains_wrapper';
 CREATE OPERATOR fhir.@> (
     LEFTARG = jsonb, RIGHTARG = jsonb, FUNCTION = fhir.content_contains,
     RESTRICT = fhir._content_contains_sel, JOIN = matchingjoinsel);
@@ -314,54 +323,6 @@ CREATE POLICY granted ON fhir.resource FOR SELECT
            AND (resource_type = ANY ((SELECT fhir._session_open_types((SELECT fhir._session()), 'read'))::text[])
                 OR fhir._session_match((SELECT fhir._session()), 'read', resource_type, tokens)));
 
--- fhir.search(resource_type, query): a FHIR search under the session's access.
---
--- It runs as fhir_reader, like the view: row-level security admits the rows
--- the session may read, hidden fields are removed the same way, and the rows
--- must also satisfy an entry granting `search`. The query's own conditions are
--- compiled by fhir._search_sql into a leakproof GIN condition on the tokens
--- (which PostgreSQL may use as an index condition under row-level security)
--- and an exact per-row check. When the audit trail covers searches, the ids
--- returned are collected for its record (fhir._audit_search).
-CREATE FUNCTION fhir.search(resource_type text, query text DEFAULT '') RETURNS SETOF jsonb
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    found record;
-    ids text[] := '{}';
-BEGIN
-    IF NOT fhir._audits_search() THEN
-        RETURN QUERY EXECUTE fhir._search_sql(resource_type, query) USING resource_type, query;
-        RETURN;
-    END IF;
-    FOR found IN EXECUTE fhir._search_sql(resource_type, query) USING resource_type, query LOOP
-        ids := ids || (found.content ->> 'id');
-        RETURN NEXT found.content;
-    END LOOP;
-    PERFORM fhir._audit_search(resource_type, query, ids);
-END
-$$;
-
-ALTER FUNCTION fhir.search(text, text) OWNER TO fhir_reader;
-
--- Only fhir.search records searches: a client calling it could forge records.
-REVOKE ALL ON FUNCTION fhir._audit_search(text, text, text[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION fhir._audit_search(text, text, text[]) TO fhir_reader;
-
--- DROP EXTENSION fhir_access and DROP SCHEMA of its schema are refused while
--- resources are stored, and DROP OWNED BY its roles always (see
--- src/drop_guard.rs), and renaming its schema: the data tables are extension members, and a drop would
--- destroy every clinical record with them. ENABLE ALWAYS: the guard also holds
--- under session_replication_role = replica, which restore scripts often set.
-CREATE FUNCTION fhir._guard_drop() RETURNS event_trigger
-LANGUAGE c AS 'MODULE_PATHNAME', 'fhir_access_guard_drop';
-
-CREATE EVENT TRIGGER fhir_access_keeps_data ON ddl_command_start
-    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED', 'ALTER SCHEMA')
-    EXECUTE FUNCTION fhir._guard_drop();
-ALTER EVENT TRIGGER fhir_access_keeps_data ENABLE ALWAYS;
-
 -- Preparing client roles and binding memberships to them. Only the system
 -- (a superuser or a BYPASSRLS role) may do this. Every function pins its
 -- search_path, so a caller's schemas and pg_temp cannot shadow what it calls.
@@ -420,6 +381,54 @@ BEGIN
 END
 $$;
 
+-- DROP EXTENSION fhir_access and DROP SCHEMA of its schema are refused while
+-- resources are stored, and DROP OWNED BY its roles always (see
+-- src/drop_guard.rs), and renaming its schema: the data tables are extension members, and a drop would
+-- destroy every clinical record with them. ENABLE ALWAYS: the guard also holds
+-- under session_replication_role = replica, which restore scripts often set.
+CREATE FUNCTION fhir._guard_drop() RETURNS event_trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'fhir_access_guard_drop';
+
+CREATE EVENT TRIGGER fhir_access_keeps_data ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED', 'ALTER SCHEMA')
+    EXECUTE FUNCTION fhir._guard_drop();
+ALTER EVENT TRIGGER fhir_access_keeps_data ENABLE ALWAYS;
+
+-- fhir.search(resource_type, query): a FHIR search under the session's access.
+--
+-- It runs as fhir_reader, like the view: row-level security admits the rows
+-- the session may read, hidden fields are removed the same way, and the rows
+-- must also satisfy an entry granting `search`. The query's own conditions are
+-- compiled by fhir._search_sql into a leakproof GIN condition on the tokens
+-- (which PostgreSQL may use as an index condition under row-level security)
+-- and an exact per-row check. When the audit trail covers searches, the ids
+-- returned are collected for its record (fhir._audit_search).
+CREATE FUNCTION fhir.search(resource_type text, query text DEFAULT '') RETURNS SETOF jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found record;
+    ids text[] := '{}';
+BEGIN
+    IF NOT fhir._audits_search() THEN
+        RETURN QUERY EXECUTE fhir._search_sql(resource_type, query) USING resource_type, query;
+        RETURN;
+    END IF;
+    FOR found IN EXECUTE fhir._search_sql(resource_type, query) USING resource_type, query LOOP
+        ids := ids || (found.content ->> 'id');
+        RETURN NEXT found.content;
+    END LOOP;
+    PERFORM fhir._audit_search(resource_type, query, ids);
+END
+$$;
+
+ALTER FUNCTION fhir.search(text, text) OWNER TO fhir_reader;
+
+-- Only fhir.search records searches: a client calling it could forge records.
+REVOKE ALL ON FUNCTION fhir._audit_search(text, text, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fhir._audit_search(text, text, text[]) TO fhir_reader;
+
 CREATE  FUNCTION "_session_redacts"(
 	"session" TEXT /* & str */
 ) RETURNS bool /* bool */
@@ -439,6 +448,8 @@ CREATE  FUNCTION "clear_membership"() RETURNS void
 STRICT
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'clear_membership_wrapper';
+
+-- Skipped due to `#[pgrx(sql = false)]`
 
 CREATE  FUNCTION "create"(
 	"resource" jsonb /* Document */
@@ -604,6 +615,10 @@ CREATE  FUNCTION "set_membership"(
 ) RETURNS jsonb /* Option < RawJsonb > */
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'set_membership_wrapper';
+
+-- Skipped due to `#[pgrx(sql = false)]`
+
+-- Skipped due to `#[pgrx(sql = false)]`
 
 CREATE  FUNCTION "update"(
 	"resource" jsonb, /* Document */

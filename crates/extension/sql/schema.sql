@@ -9,13 +9,14 @@
 -- Array overlap and containment on text[], declared LEAKPROOF: PostgreSQL only
 -- lets leakproof operators from a query run before row-level security, so
 -- only these can drive an index scan for a client's search. The built-in
--- functions behind them raise no data-dependent errors on text arrays.
+-- functions behind them (called through operators.rs) raise no
+-- data-dependent errors on text arrays.
 -- (arraycontsel, the built-in operators' estimator, refuses other operators:
 -- contsel's small constant selectivity is what lets the planner pick the index.)
 CREATE FUNCTION fhir.tokens_overlap(text[], text[]) RETURNS boolean
-    LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF AS 'arrayoverlap';
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF AS 'MODULE_PATHNAME', 'tokens_overlap_wrapper';
 CREATE FUNCTION fhir.tokens_contain(text[], text[]) RETURNS boolean
-    LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF AS 'arraycontains';
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF AS 'MODULE_PATHNAME', 'tokens_contain_wrapper';
 CREATE OPERATOR fhir.&& (
     LEFTARG = text[], RIGHTARG = text[], FUNCTION = fhir.tokens_overlap,
     COMMUTATOR = OPERATOR(fhir.&&), RESTRICT = contsel, JOIN = contjoinsel);

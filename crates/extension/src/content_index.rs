@@ -9,6 +9,7 @@
 //! still decides after it. The view's unredacted branch carries the raw
 //! column; for a session that hides fields the containment lands on the
 //! redacted content, after the policy, so hidden values never filter rows.
+//! The recursive walks check PostgreSQL's stack depth, as its own do.
 
 use crate::jsonb::{self, RawJsonb};
 use fhir_access_core::implied::{self, Leaf, Step};
@@ -21,39 +22,28 @@ use std::ffi::{c_char, c_int, CStr};
 /// `value` placed at `steps` (a NULL step is an array element).
 #[pg_extern(immutable, parallel_safe)]
 fn _content_document(steps: Array<&str>, value: RawJsonb) -> RawJsonb {
-    jsonb::from_text(&implied::wrap(&steps_of(steps), &jsonb::text_of(value)))
+    // SAFETY: a jsonb datum, not null.
+    let size = unsafe { pg_sys::toast_raw_datum_size(value.0) };
+    jsonb::from_text(&implied::equality_document(&steps_of(steps), size, || jsonb::text_of(value)))
 }
 
 /// A value that `->>` turns into `value`, placed at `steps`: the string
 /// (`as_string`), or the number, boolean, object or array; NULL when none.
 #[pg_extern(immutable, parallel_safe)]
 fn _content_text_document(steps: Array<&str>, value: &str, as_string: bool) -> Option<RawJsonb> {
-    let leaf = implied::text_leaf(value, if as_string { Leaf::String } else { Leaf::Other })?;
-    Some(jsonb::from_text(&implied::wrap(&steps_of(steps), &leaf)))
+    let document = implied::text_document(&steps_of(steps), value, if as_string { Leaf::String } else { Leaf::Other })?;
+    Some(jsonb::from_text(&document))
 }
 
-/// The selectivity of `content OPERATOR(fhir.@>) document`: jsonb's own
-/// estimate from the column's statistics; without them (documents wider than
-/// ANALYZE keeps), a guess below the policy keys' (contsel's 0.001), since a
-/// client's condition on content is what narrows its rows.
-#[pg_extern(stable, parallel_safe)]
-fn _content_contains_sel(root: Internal, operator: pg_sys::Oid, args: Internal, var_relid: i32) -> f64 {
-    // SAFETY: the planner's arguments, passed on to the estimator for jsonb's @>.
-    let estimate = unsafe {
-        pgrx::fcinfo::direct_function_call::<f64>(
-            pg_sys::matchingsel,
-            &[root.unwrap(), operator.into_datum(), args.unwrap(), var_relid.into_datum()],
-        )
-    };
-    match estimate {
-        Some(s) if s != DEFAULT_MATCHING_SEL => s,
-        _ => GUESS,
-    }
+/// The selectivity of `content OPERATOR(fhir.@>) document`: a constant,
+/// below the policy keys' (contsel's 0.001), since a client's condition on
+/// content is what narrows its rows. Never the column's statistics: they
+/// cover every project and every hidden value, and EXPLAIN would show what
+/// they say about a client's document.
+#[pg_extern(immutable, parallel_safe)]
+fn _content_contains_sel(_root: Internal, _operator: pg_sys::Oid, _args: Internal, _var_relid: i32) -> f64 {
+    0.0005
 }
-
-/// PostgreSQL's default for matching operators (selfuncs.h).
-const DEFAULT_MATCHING_SEL: f64 = 0.010;
-const GUESS: f64 = 0.0005;
 
 fn steps_of(steps: Array<&str>) -> Vec<Step> {
     steps.iter().map(|step| step.map_or(Step::Index, |key| Step::Key(key.to_owned()))).collect()
@@ -166,6 +156,7 @@ impl Catalog {
 unsafe fn add_to_query(query: *mut pg_sys::Query, catalog: &Catalog) {
     // SAFETY: the tree's own lists and nodes.
     unsafe {
+        pg_sys::check_stack_depth();
         for rte in PgList::<pg_sys::RangeTblEntry>::from_pg((*query).rtable).iter_ptr() {
             if (*rte).rtekind == pg_sys::RTEKind::RTE_SUBQUERY && !(*rte).subquery.is_null() {
                 add_to_query((*rte).subquery, catalog);
@@ -191,6 +182,7 @@ unsafe fn add_to_query(query: *mut pg_sys::Query, catalog: &Catalog) {
 unsafe fn add_to_joins(node: *mut pg_sys::Node, query: *mut pg_sys::Query, catalog: &Catalog) {
     // SAFETY: checked to be a JoinExpr.
     unsafe {
+        pg_sys::check_stack_depth();
         if !is_a(node, pg_sys::NodeTag::T_JoinExpr) {
             return;
         }
@@ -228,6 +220,7 @@ unsafe fn add_to_qual(qual: &mut *mut pg_sys::Node, query: *mut pg_sys::Query, c
 unsafe fn conjuncts_of(node: *mut pg_sys::Node, out: &mut Vec<*mut pg_sys::Node>) {
     // SAFETY: checked node tags.
     unsafe {
+        pg_sys::check_stack_depth();
         if is_a(node, pg_sys::NodeTag::T_BoolExpr) && (*node.cast::<pg_sys::BoolExpr>()).boolop == pg_sys::BoolExprType::AND_EXPR {
             for arg in PgList::<pg_sys::Node>::from_pg((*node.cast::<pg_sys::BoolExpr>()).args).iter_ptr() {
                 conjuncts_of(arg, out);
@@ -244,6 +237,7 @@ unsafe fn conjuncts_of(node: *mut pg_sys::Node, out: &mut Vec<*mut pg_sys::Node>
 unsafe fn visit_sublinks(node: *mut pg_sys::Node, catalog: &Catalog) {
     // SAFETY: checked node tags.
     unsafe {
+        pg_sys::check_stack_depth();
         if is_a(node, pg_sys::NodeTag::T_BoolExpr) {
             for arg in PgList::<pg_sys::Node>::from_pg((*node.cast::<pg_sys::BoolExpr>()).args).iter_ptr() {
                 visit_sublinks(arg, catalog);
@@ -324,6 +318,9 @@ unsafe fn contained(
             return Some(containment(container, value, catalog));
         }
         let (base, steps) = path_of(container, false, query, catalog)?;
+        if steps.len() > implied::MAX_STEPS {
+            return None;
+        }
         let object = strip_relabel(value);
         let is_object = is_a(object, pg_sys::NodeTag::T_Const)
             && (*object.cast::<pg_sys::Const>()).consttype == pg_sys::JSONBOID
@@ -348,7 +345,7 @@ unsafe fn path_and_value(
     unsafe {
         [(left, right), (right, left)].into_iter().find_map(|(path, value)| {
             let (base, steps) = path_of(path, text, query, catalog)?;
-            is_value(value).then(|| (base, steps_const(steps), value))
+            (is_value(value) && implied::equality_path(&steps)).then(|| (base, steps_const(steps), value))
         })
     }
 }
@@ -373,6 +370,7 @@ unsafe fn path_of(
 ) -> Option<(*mut pg_sys::Node, Vec<Step>)> {
     // SAFETY: checked node tags; arguments of a known function.
     unsafe {
+        pg_sys::check_stack_depth();
         let node = strip_relabel(node);
         let (function, args) = if is_a(node, pg_sys::NodeTag::T_OpExpr) {
             (function_of(node.cast()).to_u32(), (*node.cast::<pg_sys::OpExpr>()).args)
@@ -444,6 +442,7 @@ unsafe fn text_const(node: *mut pg_sys::Node) -> Option<String> {
 unsafe fn is_content(node: *mut pg_sys::Node, query: *mut pg_sys::Query, catalog: &Catalog) -> bool {
     // SAFETY: checked node tags; range-table indexes checked against its length.
     unsafe {
+        pg_sys::check_stack_depth();
         let node = strip_relabel(node);
         if !is_a(node, pg_sys::NodeTag::T_Var) || (*node.cast::<pg_sys::Var>()).varlevelsup != 0 {
             return false;

@@ -17,6 +17,7 @@ mod invite;
 mod jsonb;
 mod lint;
 mod maintenance;
+mod operators;
 #[cfg(any(test, feature = "pg_test"))]
 mod pg_tests;
 mod search;
