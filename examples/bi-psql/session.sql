@@ -37,7 +37,7 @@ SELECT count(*) AS searched_ortiz FROM fhir.search('Patient', 'name=Ortiz');
 \echo '== A write is refused (42501, an OperationOutcome as DETAIL)'
 UPDATE fhir.resources SET content = content || '{"active": false}' WHERE resource_type = 'Patient' AND id = 'p1';
 
-\echo '== Plans (estimates only: EXPLAIN ANALYZE is refused to clients)'
+\echo '== Plans (COSTS OFF: EXPLAIN ANALYZE and estimates are refused to clients)'
 \echo '-- by type and id'
 EXPLAIN (COSTS OFF) SELECT content FROM fhir.resources WHERE resource_type = 'Observation' AND id = 'o1';
 \echo '-- by type alone'

@@ -1,14 +1,16 @@
 //! `EXPLAIN ANALYZE` would count rows that row-level security hides ("Rows
 //! Removed by Filter" on an index scan by `id` counts other tenants' rows),
-//! telling a client what exists elsewhere. A utility hook refuses it, before
+//! and EXPLAIN's estimates come from statistics over every tenant's rows
+//! (`project_id = 'other'` would estimate another project's size): both
+//! tell a client what exists elsewhere. A utility hook refuses both, before
 //! anything runs, to every role that is not the system and can reach the
-//! extension's schema: the refusal depends on the role alone, never on the
-//! data, so it is no oracle itself. Plain EXPLAIN shows estimates only and is
-//! allowed. The hook is installed when the library loads, which
-//! `shared_preload_libraries` makes happen before any statement. A superuser
-//! may allow it for a session (`SET fhir.explain_analyze = on`, then `SET
-//! ROLE`), to benchmark or diagnose a client's plans; the row counts then
-//! show what other tenants hold.
+//! extension's schema: the refusal depends on the role and the options
+//! alone, never on the data, so it is no oracle itself. `EXPLAIN (COSTS
+//! OFF)` shows the plan without estimates and is allowed. The hook is
+//! installed when the library loads, which `shared_preload_libraries` makes
+//! happen before any statement. A superuser may allow both for a session
+//! (`SET fhir.explain_analyze = on`, then `SET ROLE`), to benchmark or
+//! diagnose a client's plans; they then show what other tenants hold.
 
 use crate::errors::raise;
 use fhir_access_core::outcome::FhirError;
@@ -25,8 +27,8 @@ static ALLOWED: GucSetting<bool> = GucSetting::<bool>::new(false);
 pub fn install() {
     GucRegistry::define_bool_guc(
         c"fhir.explain_analyze",
-        c"Allows EXPLAIN ANALYZE to fhir_access clients in this session.",
-        c"Superuser-only: the row counts include rows that access control hides from the client.",
+        c"Allows EXPLAIN ANALYZE and EXPLAIN's estimates to fhir_access clients in this session.",
+        c"Superuser-only: row counts and estimates include rows that access control hides from the client.",
         &ALLOWED,
         GucContext::Suset,
         GucFlags::default(),
@@ -38,23 +40,36 @@ pub fn install() {
     }
 }
 
-/// Whether `stmt` is an EXPLAIN with ANALYZE on.
+/// What an EXPLAIN would show of rows a client may not see: its row counts
+/// (ANALYZE on) or its estimates (COSTS on, the default). `None` when `stmt`
+/// is no EXPLAIN or shows neither.
 ///
 /// SAFETY: `stmt` is null or a valid node tree from the parser.
-unsafe fn is_explain_analyze(stmt: *mut pg_sys::Node) -> bool {
+unsafe fn explain_shows(stmt: *mut pg_sys::Node) -> Option<&'static str> {
     if stmt.is_null() || unsafe { (*stmt).type_ } != pg_sys::NodeTag::T_ExplainStmt {
-        return false;
+        return None;
     }
     let options = unsafe { (*stmt.cast::<pg_sys::ExplainStmt>()).options };
-    if options.is_null() {
-        return false;
+    let (mut analyze, mut costs) = (false, true);
+    if !options.is_null() {
+        // SAFETY: a List of DefElems; each has a NUL-terminated name.
+        unsafe {
+            for i in 0..(*options).length as usize {
+                let def = (*(*options).elements.add(i)).ptr_value.cast::<pg_sys::DefElem>();
+                match CStr::from_ptr((*def).defname).to_bytes() {
+                    b"analyze" => analyze = pg_sys::defGetBoolean(def),
+                    b"costs" => costs = pg_sys::defGetBoolean(def),
+                    _ => {}
+                }
+            }
+        }
     }
-    // SAFETY: a List of DefElems; each has a NUL-terminated name.
-    unsafe {
-        (0..(*options).length as usize).any(|i| {
-            let def = (*(*options).elements.add(i)).ptr_value.cast::<pg_sys::DefElem>();
-            CStr::from_ptr((*def).defname) == c"analyze" && pg_sys::defGetBoolean(def)
-        })
+    if analyze {
+        Some("EXPLAIN ANALYZE is not available to fhir_access clients: its row counts include rows that access control hides (use EXPLAIN (COSTS OFF))")
+    } else if costs {
+        Some("EXPLAIN's estimates are not available to fhir_access clients: they come from statistics over rows that access control hides (use EXPLAIN (COSTS OFF))")
+    } else {
+        None
     }
 }
 
@@ -90,10 +105,10 @@ unsafe extern "C-unwind" fn process_utility(
     qc: *mut pg_sys::QueryCompletion,
 ) {
     // SAFETY: PostgreSQL passes a valid PlannedStmt.
-    if unsafe { is_explain_analyze((*pstmt).utilityStmt) } && !ALLOWED.get() && is_restricted() {
-        raise(FhirError::forbidden(
-            "EXPLAIN ANALYZE is not available to fhir_access clients: its row counts include rows that access control hides (use EXPLAIN)",
-        ));
+    if let Some(refusal) = unsafe { explain_shows((*pstmt).utilityStmt) } {
+        if !ALLOWED.get() && is_restricted() {
+            raise(FhirError::forbidden(refusal));
+        }
     }
     // SAFETY: the arguments are passed through unchanged.
     unsafe {
