@@ -79,6 +79,23 @@ SELECT t.throws($$ EXPLAIN ANALYZE SELECT 1 $$, '42501', 'EXPLAIN ANALYZE of any
 CREATE FUNCTION pg_temp.explain_inside() RETURNS SETOF text LANGUAGE plpgsql AS $$
 BEGIN RETURN QUERY EXECUTE 'EXPLAIN ANALYZE SELECT * FROM fhir.resources WHERE id = ''foreign-live'''; END $$;
 SELECT t.throws($$ SELECT pg_temp.explain_inside() $$, '42501', 'EXPLAIN ANALYZE inside a function is refused');
+-- Plans follow no statistics of the columns a client compares: another
+-- project's size cannot show in a plan's shape.
+RESET ROLE;
+SELECT count(fhir.create(jsonb_build_object('resourceType', 'Patient', 'meta', jsonb_build_object('project', 'pb')))) > 0 AS pb_grows
+FROM generate_series(1, 300);
+ANALYZE fhir.resource;
+SELECT t.is((SELECT string_agg(attname, ',') FROM pg_stats WHERE schemaname = 'fhir' AND tablename = 'resource'
+             AND attname IN ('project_id', 'id', 'version_id', 'last_updated')), NULL,
+            'ANALYZE keeps no statistics of the columns that tell tenants apart');
+SET ROLE or_gateway;
+CREATE FUNCTION pg_temp.or_plan(query text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+BEGIN RETURN QUERY EXECUTE 'EXPLAIN (COSTS OFF) ' || query; END $$;
+SELECT t.is((SELECT string_agg(replace(p, 'pb', '?'), E'\n') FROM (SELECT p FROM pg_temp.or_plan($$SELECT 1 FROM fhir.resources r JOIN (SELECT g::text id FROM generate_series(1, 40) g) s
+                                                                 ON r.id = s.id WHERE r.project_id = 'pb'$$) p) x),
+            (SELECT string_agg(replace(p, 'nowhere', '?'), E'\n') FROM (SELECT p FROM pg_temp.or_plan($$SELECT 1 FROM fhir.resources r JOIN (SELECT g::text id FROM generate_series(1, 40) g) s
+                                                                 ON r.id = s.id WHERE r.project_id = 'nowhere'$$) p) x),
+            'a join on another project plans as one on a project that does not exist');
 -- Estimates come from statistics over every tenant's rows: another
 -- project's size would show in `project_id = 'other'`. Refused alike.
 SELECT t.throws($$ EXPLAIN SELECT * FROM fhir.resources WHERE project_id = 'other' $$, '42501', 'EXPLAIN with estimates is refused',

@@ -12,6 +12,8 @@ use serde_json::Value;
 
 /// Paths longer than this imply nothing (the document would nest as deep).
 pub const MAX_STEPS: usize = 64;
+/// Keys longer than this (in bytes) imply nothing: they are never copied.
+pub const MAX_KEY: usize = 1 << 12;
 /// Leaves longer than this (in bytes of JSON text) are not copied into a
 /// document: the object or array holding them is implied instead, a wider match.
 pub const MAX_LEAF: usize = 1 << 20;

@@ -87,10 +87,11 @@ ALTER TABLE fhir.resource ENABLE ROW LEVEL SECURITY;
 
 -- The project wall, ANDed with every other policy. Session functions in
 -- parentheses run once per statement (InitPlans), never per row, and all of
--- them decide with the statement's one snapshot, `(SELECT fhir._session())`.
+-- them decide with the statement's one snapshot: fhir._session() gives every
+-- call of one statement the same handle (one InitPlan each, not two).
 CREATE POLICY project_wall ON fhir.resource AS RESTRICTIVE FOR SELECT
-    USING ((SELECT fhir._session_all_projects((SELECT fhir._session())))
-           OR project_id = ANY ((SELECT fhir._session_projects((SELECT fhir._session())))::text[]));
+    USING ((SELECT fhir._session_all_projects(fhir._session()))
+           OR project_id = ANY ((SELECT fhir._session_projects(fhir._session()))::text[]));
 
 -- The session's AccessPolicy entries granting `read`, compiled into one
 -- indexable condition and an exact check. Every row of a type granted outright
@@ -102,6 +103,6 @@ CREATE POLICY project_wall ON fhir.resource AS RESTRICTIVE FOR SELECT
 -- Policies stay fixed whatever AccessPolicies exist: no DDL, no lock and no
 -- re-planning when a policy changes, and planning does not grow with them.
 CREATE POLICY granted ON fhir.resource FOR SELECT
-    USING (tokens OPERATOR(fhir.&&) (SELECT fhir._session_keys((SELECT fhir._session()), 'read'))::text[]
-           AND (resource_type = ANY ((SELECT fhir._session_open_types((SELECT fhir._session()), 'read'))::text[])
+    USING (tokens OPERATOR(fhir.&&) (SELECT fhir._session_keys(fhir._session(), 'read'))::text[]
+           AND (resource_type = ANY ((SELECT fhir._session_open_types(fhir._session(), 'read'))::text[])
                 OR fhir._session_match((SELECT fhir._session()), 'read', resource_type, tokens)));

@@ -79,6 +79,18 @@ BEGIN
 END
 $$;
 
+-- No statistics on the columns a client can compare (schema.sql), and none
+-- left from before.
+ALTER TABLE fhir.resource
+    ALTER COLUMN project_id SET STATISTICS 0,
+    ALTER COLUMN id SET STATISTICS 0,
+    ALTER COLUMN version_id SET STATISTICS 0,
+    ALTER COLUMN last_updated SET STATISTICS 0;
+DELETE FROM pg_catalog.pg_statistic s
+USING pg_catalog.pg_attribute a
+WHERE s.starelid = 'fhir.resource'::regclass AND a.attrelid = s.starelid AND a.attnum = s.staattnum
+  AND a.attname IN ('project_id', 'id', 'version_id', 'last_updated');
+
 -- The audit trail's queue is new.
 CREATE TABLE fhir.audit_queue (
     project_id text NOT NULL,
@@ -304,10 +316,11 @@ ALTER TABLE fhir.resource ENABLE ROW LEVEL SECURITY;
 
 -- The project wall, ANDed with every other policy. Session functions in
 -- parentheses run once per statement (InitPlans), never per row, and all of
--- them decide with the statement's one snapshot, `(SELECT fhir._session())`.
+-- them decide with the statement's one snapshot: fhir._session() gives every
+-- call of one statement the same handle (one InitPlan each, not two).
 CREATE POLICY project_wall ON fhir.resource AS RESTRICTIVE FOR SELECT
-    USING ((SELECT fhir._session_all_projects((SELECT fhir._session())))
-           OR project_id = ANY ((SELECT fhir._session_projects((SELECT fhir._session())))::text[]));
+    USING ((SELECT fhir._session_all_projects(fhir._session()))
+           OR project_id = ANY ((SELECT fhir._session_projects(fhir._session()))::text[]));
 
 -- The session's AccessPolicy entries granting `read`, compiled into one
 -- indexable condition and an exact check. Every row of a type granted outright
@@ -319,8 +332,8 @@ CREATE POLICY project_wall ON fhir.resource AS RESTRICTIVE FOR SELECT
 -- Policies stay fixed whatever AccessPolicies exist: no DDL, no lock and no
 -- re-planning when a policy changes, and planning does not grow with them.
 CREATE POLICY granted ON fhir.resource FOR SELECT
-    USING (tokens OPERATOR(fhir.&&) (SELECT fhir._session_keys((SELECT fhir._session()), 'read'))::text[]
-           AND (resource_type = ANY ((SELECT fhir._session_open_types((SELECT fhir._session()), 'read'))::text[])
+    USING (tokens OPERATOR(fhir.&&) (SELECT fhir._session_keys(fhir._session(), 'read'))::text[]
+           AND (resource_type = ANY ((SELECT fhir._session_open_types(fhir._session(), 'read'))::text[])
                 OR fhir._session_match((SELECT fhir._session()), 'read', resource_type, tokens)));
 
 -- Preparing client roles and binding memberships to them. Only the system
@@ -381,19 +394,6 @@ BEGIN
 END
 $$;
 
--- DROP EXTENSION fhir_access and DROP SCHEMA of its schema are refused while
--- resources are stored, and DROP OWNED BY its roles always (see
--- src/drop_guard.rs), and renaming its schema: the data tables are extension members, and a drop would
--- destroy every clinical record with them. ENABLE ALWAYS: the guard also holds
--- under session_replication_role = replica, which restore scripts often set.
-CREATE FUNCTION fhir._guard_drop() RETURNS event_trigger
-LANGUAGE c AS 'MODULE_PATHNAME', 'fhir_access_guard_drop';
-
-CREATE EVENT TRIGGER fhir_access_keeps_data ON ddl_command_start
-    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED', 'ALTER SCHEMA')
-    EXECUTE FUNCTION fhir._guard_drop();
-ALTER EVENT TRIGGER fhir_access_keeps_data ENABLE ALWAYS;
-
 -- fhir.search(resource_type, query): a FHIR search under the session's access.
 --
 -- It runs as fhir_reader, like the view: row-level security admits the rows
@@ -428,6 +428,19 @@ ALTER FUNCTION fhir.search(text, text) OWNER TO fhir_reader;
 -- Only fhir.search records searches: a client calling it could forge records.
 REVOKE ALL ON FUNCTION fhir._audit_search(text, text, text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fhir._audit_search(text, text, text[]) TO fhir_reader;
+
+-- DROP EXTENSION fhir_access and DROP SCHEMA of its schema are refused while
+-- resources are stored, and DROP OWNED BY its roles always (see
+-- src/drop_guard.rs), and renaming its schema: the data tables are extension members, and a drop would
+-- destroy every clinical record with them. ENABLE ALWAYS: the guard also holds
+-- under session_replication_role = replica, which restore scripts often set.
+CREATE FUNCTION fhir._guard_drop() RETURNS event_trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'fhir_access_guard_drop';
+
+CREATE EVENT TRIGGER fhir_access_keeps_data ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED', 'ALTER SCHEMA')
+    EXECUTE FUNCTION fhir._guard_drop();
+ALTER EVENT TRIGGER fhir_access_keeps_data ENABLE ALWAYS;
 
 CREATE  FUNCTION "_session_redacts"(
 	"session" TEXT /* & str */
@@ -666,12 +679,12 @@ AS 'MODULE_PATHNAME', 'who_can_access_wrapper';
 CREATE OR REPLACE VIEW fhir.resources WITH (security_barrier) AS
 SELECT resource_type, id, version_id, last_updated, project_id, content
 FROM fhir.resource
-WHERE NOT deleted AND NOT (SELECT fhir._session_redacts((SELECT fhir._session())))
+WHERE NOT deleted AND NOT (SELECT fhir._session_redacts(fhir._session()))
 UNION ALL
 SELECT resource_type, id, version_id, last_updated, project_id,
        fhir._redact((SELECT fhir._session()), resource_type, tokens, content)
 FROM fhir.resource
-WHERE NOT deleted AND (SELECT fhir._session_redacts((SELECT fhir._session())));
+WHERE NOT deleted AND (SELECT fhir._session_redacts(fhir._session()));
 
 ALTER VIEW fhir.resources OWNER TO fhir_reader;
 

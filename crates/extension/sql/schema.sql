@@ -48,6 +48,21 @@ CREATE TABLE fhir.resource (
     PRIMARY KEY (resource_type, id)
 );
 
+-- No statistics on the columns a client can compare that tell one tenant
+-- from another. PostgreSQL plans a leakproof condition (`project_id =
+-- 'other'`, a range of `last_updated`) from the column's statistics, which
+-- count every tenant's rows; a plan's shape, even under EXPLAIN (COSTS OFF),
+-- would then tell a client how much another project holds. Without them the
+-- planner uses the same defaults whatever the data. `resource_type` keeps
+-- its statistics: without them `resource_type = 'Observation'` looks
+-- selective and the primary key would be scanned for every Observation; what
+-- they tell is how common each type is in the whole database.
+ALTER TABLE fhir.resource
+    ALTER COLUMN project_id SET STATISTICS 0,
+    ALTER COLUMN id SET STATISTICS 0,
+    ALTER COLUMN version_id SET STATISTICS 0,
+    ALTER COLUMN last_updated SET STATISTICS 0;
+
 -- Project walls and type-wide policies: all Observations of a project.
 CREATE INDEX resource_project_type_idx ON fhir.resource (project_id, resource_type);
 -- Policies and searches: a patient's resources, an organization's patients.

@@ -13,12 +13,12 @@
 CREATE VIEW fhir.resources WITH (security_barrier) AS
 SELECT resource_type, id, version_id, last_updated, project_id, content
 FROM fhir.resource
-WHERE NOT deleted AND NOT (SELECT fhir._session_redacts((SELECT fhir._session())))
+WHERE NOT deleted AND NOT (SELECT fhir._session_redacts(fhir._session()))
 UNION ALL
 SELECT resource_type, id, version_id, last_updated, project_id,
        fhir._redact((SELECT fhir._session()), resource_type, tokens, content)
 FROM fhir.resource
-WHERE NOT deleted AND (SELECT fhir._session_redacts((SELECT fhir._session())));
+WHERE NOT deleted AND (SELECT fhir._session_redacts(fhir._session()));
 
 ALTER VIEW fhir.resources OWNER TO fhir_reader;
 

@@ -11,8 +11,10 @@
 //! redacted content, after the policy, so hidden values never filter rows.
 //! The recursive walks check PostgreSQL's stack depth, as its own do.
 
+use crate::errors::raise;
 use crate::jsonb::{self, RawJsonb};
 use fhir_access_core::implied::{self, Leaf, Step};
+use fhir_access_core::outcome::FhirError;
 use pgrx::datum::Internal;
 use pgrx::prelude::*;
 use pgrx::PgList;
@@ -46,7 +48,12 @@ fn _content_contains_sel(_root: Internal, _operator: pg_sys::Oid, _args: Interna
     1e-6
 }
 
+/// The steps the hook wrote (NULL for an array element). Called directly
+/// with longer paths or keys, the helpers refuse them rather than copy them.
 fn steps_of(steps: Array<&str>) -> Vec<Step> {
+    if steps.len() > implied::MAX_STEPS || steps.iter().flatten().any(|key| key.len() > implied::MAX_KEY) {
+        raise(FhirError::invalid("The path is longer than a containment document may be"));
+    }
     steps.iter().map(|step| step.map_or(Step::Index, |key| Step::Key(key.to_owned()))).collect()
 }
 
@@ -271,8 +278,13 @@ unsafe fn implied_by(conjunct: *mut pg_sys::Node, query: *mut pg_sys::Query, cat
                 let (base, steps, value) = path_and_value(left, right, false, query, catalog)?;
                 Some(containment(base, call(catalog.document, &[steps, value]), catalog))
             }
-            pg_sys::F_TEXTEQ if pg_sys::get_collation_isdeterministic((*op).inputcollid) => {
+            pg_sys::F_TEXTEQ => {
                 let (base, steps, value) = path_and_value(left, right, true, query, catalog)?;
+                // A nondeterministic collation equates texts that containment does not.
+                let collation = (*op).inputcollid;
+                if collation == pg_sys::InvalidOid || !pg_sys::get_collation_isdeterministic(collation) {
+                    return None;
+                }
                 let arms: Vec<_> = [true, false]
                     .into_iter()
                     .filter_map(|as_string| {
@@ -360,7 +372,8 @@ fn steps_const(steps: Vec<Step>) -> *mut pg_sys::Node {
 }
 
 /// The content a `->` / `->>` / `#>` / `#>>` chain starts from, and its
-/// steps. `text`: the chain must end in a text-returning operator.
+/// steps (at most `MAX_STEPS`). `text`: the chain must end in a
+/// text-returning operator.
 ///
 /// SAFETY: `node` is an expression of `query`.
 unsafe fn path_of(
@@ -368,6 +381,20 @@ unsafe fn path_of(
     text: bool,
     query: *mut pg_sys::Query,
     catalog: &Catalog,
+) -> Option<(*mut pg_sys::Node, Vec<Step>)> {
+    // SAFETY: expressions of `query`.
+    unsafe { path_within(node, text, query, catalog, implied::MAX_STEPS) }
+}
+
+/// `path_of`, giving up past `budget` steps before looking further down.
+///
+/// SAFETY: `node` is an expression of `query`.
+unsafe fn path_within(
+    node: *mut pg_sys::Node,
+    text: bool,
+    query: *mut pg_sys::Query,
+    catalog: &Catalog,
+    budget: usize,
 ) -> Option<(*mut pg_sys::Node, Vec<Step>)> {
     // SAFETY: checked node tags; arguments of a known function.
     unsafe {
@@ -390,16 +417,18 @@ unsafe fn path_of(
             }
             _ => return None,
         };
+        let budget = budget.checked_sub(last.len())?;
         if is_content(inner, query, catalog) {
             return Some((inner, last));
         }
-        let (base, mut steps) = path_of(inner, false, query, catalog)?;
+        let (base, mut steps) = path_within(inner, false, query, catalog, budget)?;
         steps.extend(last);
         Some((base, steps))
     }
 }
 
-/// The elements of a `#>` path: a text[] constant or `ARRAY[...]` of text constants.
+/// The elements of a `#>` path: a text[] constant or `ARRAY[...]` of text
+/// constants, none copied unless all are within the limits.
 ///
 /// SAFETY: `node` is an expression.
 unsafe fn path_elements(node: *mut pg_sys::Node) -> Option<Vec<String>> {
@@ -412,9 +441,16 @@ unsafe fn path_elements(node: *mut pg_sys::Node) -> Option<Vec<String>> {
                 return None;
             }
             let array = Array::<&str>::from_datum((*c).constvalue, false)?;
+            if array.len() > implied::MAX_STEPS || array.iter().any(|e| e.is_none_or(|e| e.len() > implied::MAX_KEY)) {
+                return None;
+            }
             array.iter().map(|e| e.map(str::to_owned)).collect()
         } else if is_a(node, pg_sys::NodeTag::T_ArrayExpr) {
-            PgList::<pg_sys::Node>::from_pg((*node.cast::<pg_sys::ArrayExpr>()).elements).iter_ptr().map(|e| text_const(e)).collect()
+            let elements = PgList::<pg_sys::Node>::from_pg((*node.cast::<pg_sys::ArrayExpr>()).elements);
+            if elements.len() > implied::MAX_STEPS {
+                return None;
+            }
+            elements.iter_ptr().map(|e| text_const(e)).collect()
         } else {
             None
         }
@@ -432,7 +468,10 @@ unsafe fn text_const(node: *mut pg_sys::Node) -> Option<String> {
             return None;
         }
         let c = node.cast::<pg_sys::Const>();
-        ((*c).consttype == pg_sys::TEXTOID && !(*c).constisnull).then(|| String::from_datum((*c).constvalue, false)).flatten()
+        if (*c).consttype != pg_sys::TEXTOID || (*c).constisnull || pg_sys::toast_raw_datum_size((*c).constvalue) > implied::MAX_KEY {
+            return None;
+        }
+        String::from_datum((*c).constvalue, false)
     }
 }
 

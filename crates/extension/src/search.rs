@@ -63,7 +63,7 @@ fn build_sql(resource_type: &str, query: &str) -> Result<String> {
     };
     let touches_hidden = |code: &str| plan.as_ref().is_some_and(|p| p.hides_param(code));
     let q = compiled(resource_type, query)?;
-    const CONTENT: &str = "CASE WHEN (SELECT fhir._session_redacts((SELECT fhir._session()))) \
+    const CONTENT: &str = "CASE WHEN (SELECT fhir._session_redacts(fhir._session())) \
         THEN fhir._redact((SELECT fhir._session()), r.resource_type, r.tokens, r.content) ELSE r.content END";
     let mut sql = format!("SELECT {CONTENT} AS content FROM fhir.resource r WHERE r.resource_type = $1 AND NOT r.deleted");
     if q.criteria.params.iter().any(|p| touches_hidden(&p.code)) {

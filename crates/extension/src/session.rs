@@ -211,8 +211,9 @@ fn current() -> (String, Rc<Caller>) {
 }
 
 // Statement snapshots. Row-level security and the view take one snapshot of
-// the session per statement, `(SELECT fhir._session())`, an InitPlan whose
-// handle every other session function of that statement receives: the project
+// the session per statement, `fhir._session()` (called in InitPlans, each call
+// of a statement answering the same handle), which every other session
+// function of that statement receives: the project
 // wall, the keys, the open types, the row check and the redaction all decide
 // with the same membership, at the same policy version, for as long as the
 // query or cursor runs. A snapshot stays registered until the query that took
