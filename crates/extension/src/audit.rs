@@ -474,15 +474,9 @@ unsafe extern "C-unwind" fn executor_start(query: *mut pg_sys::QueryDesc, flags:
 ///
 /// SAFETY: `plan` is a valid PlannedStmt.
 unsafe fn reads_view(plan: *mut pg_sys::PlannedStmt) -> bool {
-    // SAFETY: catalog lookups by name; InvalidOid when the extension is not here.
-    let view = unsafe {
-        let schema = pg_sys::get_namespace_oid(c"fhir".as_ptr(), true);
-        if schema == pg_sys::InvalidOid {
-            return false;
-        }
-        pg_sys::get_relname_relid(c"resources".as_ptr(), schema)
-    };
+    let Some(view) = storage::resources_view() else { return false };
     // SAFETY: the range table is a List of RangeTblEntry.
     let rtable = unsafe { PgList::<pg_sys::RangeTblEntry>::from_pg((*plan).rtable) };
-    view != pg_sys::InvalidOid && rtable.iter_ptr().any(|rte| unsafe { (*rte).relid } == view)
+    let reads = rtable.iter_ptr().any(|rte| unsafe { (*rte).relid } == view);
+    reads
 }

@@ -13,6 +13,7 @@
 
 use crate::errors::raise;
 use crate::jsonb::{self, RawJsonb};
+use crate::storage;
 use fhir_access_core::implied::{self, Leaf, Step};
 use fhir_access_core::outcome::FhirError;
 use pgrx::datum::Internal;
@@ -107,23 +108,15 @@ impl Catalog {
     /// documents are built as UTF-8 text), cached for as long as the view is
     /// the same.
     fn current() -> Option<Catalog> {
-        // SAFETY: catalog lookups by name; InvalidOid when absent.
-        let view = unsafe {
-            if pg_sys::GetDatabaseEncoding() != pg_sys::pg_enc::PG_UTF8 as c_int {
-                return None;
-            }
-            let schema = pg_sys::get_namespace_oid(c"fhir".as_ptr(), true);
-            if schema == pg_sys::InvalidOid {
-                return None;
-            }
-            pg_sys::get_relname_relid(c"resources".as_ptr(), schema)
-        };
-        if view == pg_sys::InvalidOid {
+        // SAFETY: reads a backend global.
+        if unsafe { pg_sys::GetDatabaseEncoding() } != pg_sys::pg_enc::PG_UTF8 as c_int {
             return None;
         }
+        let view = storage::resources_view()?;
         if let Some(cached) = CACHED.get().filter(|c| c.view == view) {
             return Some(cached);
         }
+        // SAFETY: `view` is the OID of fhir.resources.
         let found = unsafe { Catalog::lookup(view) };
         CACHED.set(found);
         found
@@ -331,14 +324,11 @@ unsafe fn contained(
             return Some(containment(container, value, catalog));
         }
         let (base, steps) = path_of(container, false, query, catalog)?;
-        if steps.len() > implied::MAX_STEPS {
-            return None;
-        }
         let object = strip_relabel(value);
         let is_object = is_a(object, pg_sys::NodeTag::T_Const)
             && (*object.cast::<pg_sys::Const>()).consttype == pg_sys::JSONBOID
             && !(*object.cast::<pg_sys::Const>()).constisnull
-            && jsonb::text_of(RawJsonb((*object.cast::<pg_sys::Const>()).constvalue)).starts_with('{');
+            && jsonb::is_object(RawJsonb((*object.cast::<pg_sys::Const>()).constvalue));
         is_object.then(|| containment(base, call(catalog.document, &[steps_const(steps), value]), catalog))
     }
 }

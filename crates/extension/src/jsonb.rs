@@ -132,6 +132,13 @@ pub fn text_of(content: RawJsonb) -> String {
     }
 }
 
+/// Whether a jsonb is an object (jsonb_typeof: its root, not its text).
+pub fn is_object(content: RawJsonb) -> bool {
+    // SAFETY: a jsonb datum, not null.
+    let kind = unsafe { direct_function_call::<&str>(pg_sys::jsonb_typeof, &[Some(content.0)]) };
+    kind == Some("object")
+}
+
 /// The jsonb of `text`, which must be valid JSON without NUL characters.
 pub fn from_text(text: &str) -> RawJsonb {
     let text = CString::new(text).expect("JSON text has no NUL byte");

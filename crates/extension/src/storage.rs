@@ -20,6 +20,20 @@ use std::rc::Rc;
 
 use pgrx::pg_sys::BuiltinOid::{BOOLOID, INT4OID, JSONBOID, OIDOID, TEXTARRAYOID, TEXTOID};
 
+/// The OID of the view `fhir.resources` in this database, `None` where the
+/// extension is not (syscache lookups by name, cheap enough for every plan).
+pub(crate) fn resources_view() -> Option<pg_sys::Oid> {
+    // SAFETY: catalog lookups by name; InvalidOid when absent.
+    let view = unsafe {
+        let schema = pg_sys::get_namespace_oid(c"fhir".as_ptr(), true);
+        if schema == pg_sys::InvalidOid {
+            return None;
+        }
+        pg_sys::get_relname_relid(c"resources".as_ptr(), schema)
+    };
+    (view != pg_sys::InvalidOid).then_some(view)
+}
+
 struct Statement {
     sql: &'static str,
     args: &'static [PgBuiltInOids],
