@@ -120,8 +120,8 @@ pub struct Record {
     /// A search's query (`Type?params`), or a statement's SQL text, as
     /// `bounded_query` keeps it.
     pub query: Option<String>,
-    /// How many resources a search returned (all of them, even past the
-    /// entities listed); `None` when not known.
+    /// How many resources a search returned or an import created (all of
+    /// them, even past the entities listed); `None` when not known.
     pub returned: Option<usize>,
     /// A refusal: its SQLSTATE and reason; `None` for success.
     pub refusal: Option<String>,
@@ -318,6 +318,12 @@ fn entities(r: &Record, named: &Named) -> Vec<Value> {
             entity["detail"] = json!([{ "type": "returned", "valueString": n.to_string() }]);
         }
         out.push(entity);
+    } else if let Some(n) = r.returned.filter(|n| *n > named.resources.len().min(MAX_LISTED)) {
+        out.push(json!({
+            "type": coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "2", "System Object"),
+            "role": coding("http://terminology.hl7.org/CodeSystem/object-role", "4", "Domain Resource"),
+            "description": format!("{n} resources in all, {} listed", named.resources.len().min(MAX_LISTED)),
+        }));
     }
     out
 }

@@ -6,6 +6,7 @@ pub mod criteria;
 pub mod definitions;
 pub mod fields;
 pub mod implied;
+pub mod import;
 pub mod lint;
 pub mod outcome;
 pub mod patch;

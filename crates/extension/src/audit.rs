@@ -106,6 +106,12 @@ impl Subject {
         }
     }
 
+    /// Resources created together (an import): the first of them, the
+    /// Patients they are about, and how many there were.
+    pub fn created(resources: Vec<String>, patients: Vec<String>, count: usize) -> Subject {
+        Subject { resources, patients, returned: Some(count), ..Subject::default() }
+    }
+
     /// More resources concerned (an invite's profile and User).
     pub fn and(mut self, references: impl IntoIterator<Item = String>) -> Subject {
         self.resources.extend(references);

@@ -74,14 +74,30 @@ fn history(resource_type: &str, id: &str) -> SetOfIterator<'static, Document> {
     SetOfIterator::new(versions.into_iter().map(Document))
 }
 
-pub fn create_resource(caller: &Caller, mut resource: Value) -> Result<Value> {
+pub fn create_resource(caller: &Caller, resource: Value) -> Result<Value> {
+    let created = prepare_create(caller, resource, versions::random_uuid)?;
+    versions::store(&created.resource_type, &created.project_id, &created.version, true, false)?;
+    Ok(redact(created.actor, &created.resource_type, &created.version.tokens, created.version.content))
+}
+
+/// A create that passed every check, built and not yet stored.
+pub struct Prepared<'a> {
+    pub actor: Actor<'a>,
+    pub resource_type: String,
+    pub project_id: String,
+    pub version: Version,
+}
+
+/// Checks and builds a create; `new_id` names the resource unless the
+/// system chose its id.
+pub fn prepare_create(caller: &Caller, mut resource: Value, new_id: impl FnOnce() -> String) -> Result<Prepared<'_>> {
     let resource_type = check_resource(&resource)?.to_owned();
     refuse_audit_change(caller, &resource_type)?;
     let actor = caller.require(&resource_type, Interaction::Create)?;
     // Only the system chooses ids; clients always get a new one (as in Medplum).
     let id = match (actor, resource::id(&resource)) {
         (Actor::System, Some(id)) => id.to_owned(),
-        _ => versions::random_uuid(),
+        _ => new_id(),
     };
     // A server-generated UUID is new; an id the system chose may not be.
     if resource::id(&resource) == Some(id.as_str()) && storage::current(Scope::All, &resource_type, &id).is_some() {
@@ -107,8 +123,7 @@ pub fn create_resource(caller: &Caller, mut resource: Value) -> Result<Value> {
     if let Actor::Member(m) = actor {
         m.authorize_write(Interaction::Create, &resource_type, &version.tokens, None, &version.content)?;
     }
-    versions::store(&resource_type, &project_id, &version, true, false)?;
-    Ok(redact(actor, &resource_type, &version.tokens, version.content))
+    Ok(Prepared { actor, resource_type, project_id, version })
 }
 
 fn read_resource(resource_type: &str, id: &str) -> Result<Value> {

@@ -12,6 +12,7 @@ mod errors;
 mod evaluate;
 mod explain;
 mod explain_guard;
+mod import;
 mod interactions;
 mod invite;
 mod jsonb;
