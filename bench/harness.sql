@@ -6,11 +6,13 @@
 -- The measured queries run as a client, which may EXPLAIN ANALYZE only when a
 -- superuser allows it for the session.
 SET fhir.explain_analyze = on;
+CREATE EXTENSION IF NOT EXISTS pageinspect;
 
 CREATE TABLE IF NOT EXISTS bench.result (
     no text PRIMARY KEY, name text, target text, max_ratio numeric,
     measured_ms numeric, baseline_ms numeric, planning_ms numeric,
-    rows_measured bigint, rows_baseline bigint, needs_index boolean, plan text, note text);
+    rows_measured bigint, rows_baseline bigint, needs_index boolean, plan text, note text,
+    membership text, query text);
 TRUNCATE bench.result;
 
 -- True when fhir.resource has the tokens column and its GIN operators.
@@ -133,11 +135,72 @@ BEGIN
         END LOOP;
         PERFORM bench.act_as(NULL);
         INSERT INTO bench.result VALUES (no, name, target, max_ratio, bench.median(m_ms), bench.median(b_ms), bench.median(p_ms),
-                                         r_m, r_b, needs_index, plan, note);
+                                         r_m, r_b, needs_index, plan, note, membership, measured);
     EXCEPTION WHEN OTHERS THEN
         INSERT INTO bench.result (no, name, target, max_ratio, note)
         VALUES (no, name, target, max_ratio, concat_ws('; ', note, 'error: ' || SQLERRM));
     END;
+END
+$$;
+
+-- A row measured again in another state of the database (after a burst of
+-- writes, or under a steady write load), against its own clean time: the
+-- baseline is the measured time `of_row` recorded.
+CREATE OR REPLACE FUNCTION bench.again(no text, name text, target text, max_ratio numeric, of_row text, note text DEFAULT NULL,
+                                       runs int DEFAULT 7, warm int DEFAULT 2) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    clean bench.result;
+    m_ms numeric[] := '{}';
+    p_ms numeric[] := '{}';
+    m jsonb;
+    r_m bigint;
+    plan text;
+BEGIN
+    SELECT * INTO clean FROM bench.result WHERE result.no = of_row;
+    IF clean.measured_ms IS NULL THEN
+        INSERT INTO bench.result (no, name, target, max_ratio, note) VALUES (no, name, target, max_ratio, 'row ' || of_row || ' was not measured');
+        RETURN;
+    END IF;
+    PERFORM bench.act_as(clean.membership);
+    FOR i IN 1 .. warm + runs LOOP
+        m := bench.explain(clean.query);
+        IF i > warm THEN
+            m_ms := m_ms || (m ->> 'Execution Time')::numeric;
+            p_ms := p_ms || (m ->> 'Planning Time')::numeric;
+        END IF;
+    END LOOP;
+    r_m := bench.row_count(clean.query);
+    plan := bench.plan_lines(clean.query);
+    PERFORM bench.act_as(NULL);
+    INSERT INTO bench.result VALUES (no, name, target, max_ratio, bench.median(m_ms), clean.measured_ms, bench.median(p_ms),
+                                     r_m, clean.rows_measured, clean.needs_index, plan, note, clean.membership, clean.query);
+END
+$$;
+
+-- The GIN pending-list pages of fhir.resource's indexes (what a read under
+-- policy scans besides the index's tree), for the notes of those rows.
+CREATE OR REPLACE FUNCTION bench.pending_pages() RETURNS text LANGUAGE sql AS $$
+    SELECT coalesce(string_agg(format('%s: %s pending pages', c.relname, (gin_metapage_info(get_raw_page(c.oid::regclass::text, 0))).n_pending_pages), ', '
+                               ORDER BY c.relname), 'no GIN index')
+    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
+    WHERE i.indrelid = 'fhir.resource'::regclass AND a.amname = 'gin'
+$$;
+
+-- A steady write load for the rows measured under it: one create by the
+-- system every `pause`, each committed, until bench.load_stop has a row.
+CREATE TABLE IF NOT EXISTS bench.load_stop (stopped boolean);
+CREATE OR REPLACE PROCEDURE bench.write_load(first int, pause float8 DEFAULT 0.005) LANGUAGE plpgsql AS $$
+DECLARE
+    n int := first;
+    started timestamptz := clock_timestamp();
+BEGIN
+    WHILE NOT EXISTS (SELECT 1 FROM bench.load_stop) LOOP
+        PERFORM fhir.create(bench.observation(n));
+        n := n + 1;
+        COMMIT;
+        PERFORM pg_sleep(pause);
+    END LOOP;
+    RAISE NOTICE 'background writer: % creates in % s', n - first, round(extract(epoch FROM clock_timestamp() - started)::numeric, 1);
 END
 $$;
 

@@ -42,7 +42,10 @@ SELECT line FROM (
                   coalesce(round(ratio, 2)::text, '—'),
                   bench.ms(planning_ms),
                   target || CASE WHEN no = '4' AND limit_ratio IS NOT NULL THEN format(' (≤ %s)', round(limit_ratio, 2)) ELSE '' END,
-                  verdict || coalesce(' — ' || note, ''))
+                  verdict || coalesce(' — ' || note, '')
+                          || CASE WHEN no IN ('7', '7b') AND measured_ms > 0
+                                  THEN format(' — %s resources/s for one client (baseline %s/s)', round(10000 / (measured_ms / 1000)),
+                                              round(10000 / (baseline_ms / 1000))) ELSE '' END)
     FROM v
 ) t ORDER BY ord;
 

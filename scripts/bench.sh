@@ -72,6 +72,13 @@ fi
 log "measuring (median of 7 runs after 2 warm-ups; a few minutes)"
 sql -q -c 'DROP DATABASE IF EXISTS bench_run' -c 'CREATE DATABASE bench_run TEMPLATE bench STRATEGY FILE_COPY'
 sql -d bench_run -f "$REPO_ROOT/bench/harness.sql" -f "$REPO_ROOT/bench/run.sql"
+# Rows measured while another session writes (bench/under_load.sql).
+first=$(sql -d bench_run -Atc 'SELECT npat * obs_per_patient + 100000 FROM bench.config')
+sql -d bench_run -q -c 'TRUNCATE bench.load_stop' -c "CALL bench.write_load($first)" &
+writer=$!
+sql -d bench_run -f "$REPO_ROOT/bench/under_load.sql"
+sql -d bench_run -q -c 'INSERT INTO bench.load_stop VALUES (true)'
+wait "$writer"
 echo
 echo "fhir_access benchmark, scale $scale: $(sql -d bench_run -Atc "SELECT count(*) FROM fhir.resource") resources, PostgreSQL $("$pg_config" --version | awk '{print $2}'), fhir_access $build"
 echo

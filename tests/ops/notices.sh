@@ -23,3 +23,15 @@ check "the AccessPolicy is written despite its findings" "AccessPolicy"
 check "a warning of the write is a NOTICE naming the entry and the code" "NOTICE:  AccessPolicy resource[0]: criteria \`Patient?nope=1\`"
 check "the NOTICE ends with the stable code" "[unknown-search-parameter]"
 if grep -q "resource\[1\]" <<<"$out"; then echo "not ok - a clean entry raises no NOTICE"; else echo "ok - a clean entry raises no NOTICE"; fi
+
+# fhir.import reports its progress every 10,000 lines.
+progress=$("$bindir/psql" -X -q -h "$cluster" -U postgres -d notices -v ON_ERROR_STOP=1 -At 2>&1 <<'SQL'
+SELECT fhir.import(string_agg(format('{"resourceType": "Basic", "meta": {"project": "lp"}, "code": {"text": "b%s"}}', n), E'\n'))
+FROM generate_series(1, 20001) n;
+SQL
+) || true
+out=$progress
+check "fhir.import returns the count of created resources" "20001"
+check "a progress NOTICE after 10,000 lines" "NOTICE:  fhir.import: 10000 resources created (line 10000)"
+check "and after 20,000" "NOTICE:  fhir.import: 20000 resources created (line 20000)"
+if [ "$(grep -c 'NOTICE:  fhir.import' <<<"$progress")" = 2 ]; then echo "ok - no other progress NOTICE"; else echo "not ok - no other progress NOTICE"; printf '%s\n' "$progress" | sed 's/^/    /'; fi

@@ -28,6 +28,8 @@ SELECT t.is((SELECT count(*) FROM fhir.resource_history WHERE id IN ('s1', 's2')
 SELECT t.is(fhir.import(''), 0::bigint, 'an empty import creates nothing');
 SELECT t.is(fhir.import(E'\n  \n'), 0::bigint, 'blank lines are skipped');
 
+SELECT t.is(fhir.import(E'\uFEFF{"resourceType": "Patient", "id": "bom", "meta": {"project": "p"}}'), 1::bigint,
+            'a leading byte order mark (as exported files have) is not part of the first line');
 -- Refusals: the whole import is undone, whichever line fails; the message names the line.
 SELECT count(*) AS before FROM fhir.resource_history \gset
 SELECT t.throws($$ SELECT fhir.import(E'{"resourceType": "Patient", "meta": {"project": "p"}}\n{"resourceType": ') $$,
@@ -43,6 +45,11 @@ SELECT t.throws($$ SELECT fhir.import(E'{"resourceType": "Patient", "id": "d1", 
 SELECT t.throws($$ SELECT fhir.import(E'{"resourceType": "Patient", "meta": {"project": "p"}}\n{"resourceType": "Patient", "id": "pa", "meta": {"project": "p"}}') $$,
                 '22023', 'an id that exists already is refused', 'NDJSON line 2: Patient/pa already exists');
 SELECT t.throws($$ SELECT fhir.import('{"resourceType": "Patient"}') $$, '22023', 'the system''s lines need meta.project', 'NDJSON line 1: meta.project is required');
+SELECT t.throws($$ SELECT fhir.import('{"resourceType": "Basic", "meta": {"project": "p"}, "extension": [{"url": "x", "valueDecimal": 1e131000}]}') $$,
+                '22023', 'a number PostgreSQL would print as 131,001 digits is refused (600 of them would store 78 MB from 24 kB)',
+                'NDJSON line 1: A number may have at most 1000 digits written out');
+SELECT t.throws($$ SELECT fhir.create('{"resourceType": "Basic", "meta": {"project": "p"}, "extension": [{"url": "x", "valueDecimal": 1e131000}]}') $$,
+                '22023', 'create refuses it the same way', 'A number may have at most 1000 digits written out');
 SELECT t.is((SELECT count(*) FROM fhir.resource_history), :'before'::bigint, 'refused imports write nothing, not even their valid lines');
 
 -- A client: the same checks as its creates, line by line.
@@ -119,13 +126,33 @@ SELECT t.ok(NOT EXISTS (SELECT 1 FROM import_rows(:'created_ids') WHERE content-
 SELECT t.ok((SELECT bool_and(content->'meta'->'accounts' @> '[{"reference": "Organization/acme"}]') FROM import_rows(:'created_ids') WHERE n % 4 = 1),
             'a resource about a patient inherits the patient''s accounts');
 
--- One audit record per import: one event per Patient it concerns (12 here:
--- pa, s1 and the 10 imported Patients), not one per line.
+-- The import is recorded per Patient, not per line: one event for each
+-- Patient it concerns (pa, s1 and the 10 imported Patients), naming only the
+-- resources about that Patient, and one for the resources about none.
 SELECT fhir.flush_audit() IS NOT NULL AS flushed;
-SELECT t.is((SELECT count(*) FROM fhir.resource WHERE resource_type = 'AuditEvent') - :events_before, 12::bigint,
-            'the import is one record, stored as one event per Patient concerned');
-SELECT t.ok(EXISTS (SELECT 1 FROM fhir.resource WHERE resource_type = 'AuditEvent' AND content->'subtype'->0->>'code' = 'create'
-                    AND content->'agent'->0->'who'->>'reference' = 'Practitioner/doc'
-                    AND content->'entity' @> '[{"what": {"reference": "Patient/pa"}}]'
-                    AND (SELECT count(*) FROM jsonb_array_elements(content->'entity') e WHERE e->'what'->>'reference' LIKE 'Observation/%') = 30),
-            'the event of a Patient names the writer and lists the imported Observations');
+CREATE TEMP TABLE import_events AS
+SELECT content->'agent'->0->'who'->>'reference' AS who,
+       ARRAY(SELECT e->'what'->>'reference' FROM jsonb_array_elements(content->'entity') e WHERE e->'what'->>'reference' LIKE 'Patient/%') AS patients,
+       (SELECT count(*) FROM jsonb_array_elements(content->'entity') e WHERE e->'what'->>'reference' LIKE 'Observation/%') AS observations
+FROM fhir.resource WHERE resource_type = 'AuditEvent' AND content->'subtype'->0->>'code' = 'create'
+ORDER BY last_updated DESC LIMIT (SELECT count(*) FROM fhir.resource WHERE resource_type = 'AuditEvent') - :events_before;
+SELECT t.is((SELECT count(*) FROM import_events), 13::bigint, 'the import is one event per Patient concerned and one for the rest');
+SELECT t.is((SELECT observations FROM import_events WHERE patients = '{Patient/pa}' AND who = 'Practitioner/doc'), 10::bigint,
+            'the event of a Patient names the writer and lists only the imported Observations about her');
+SELECT t.is((SELECT observations FROM import_events WHERE patients = '{}'), 10::bigint,
+            'the Observations about no Patient are in an event that names none');
+
+-- However many lines come first, each resource is named in the trail: a
+-- record lists at most 1,000 resources, and the next starts a new one.
+SET ROLE im_gateway;
+SELECT fhir.set_membership('loader') IS NOT NULL AS loader;
+SELECT t.is(fhir.import((SELECT string_agg('{"resourceType": "Observation", "status": "preliminary", "code": {"text": "pad"}}', E'\n')
+                         FROM generate_series(1, 1000))
+                        || E'\n{"resourceType": "Observation", "status": "final", "code": {"text": "after the padding"}, "subject": {"reference": "Patient/pa"}}'),
+            1001::bigint, 'a client imports 1,000 lines of padding, then one about Patient/pa');
+RESET ROLE;
+SELECT fhir.flush_audit() IS NOT NULL AS flushed;
+SELECT id AS padded FROM fhir.resource WHERE resource_type = 'Observation' AND content->'code'->>'text' = 'after the padding' \gset
+SELECT t.ok(EXISTS (SELECT 1 FROM fhir.resource WHERE resource_type = 'AuditEvent' AND content->'entity' @> '[{"what": {"reference": "Patient/pa"}}]'
+                    AND (content->'entity')::text LIKE '%"Observation/' || :'padded' || '/_history/%'),
+            'the line after the padding is named in Patient/pa''s trail');

@@ -9,6 +9,7 @@ use crate::policy::Interaction;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 /// The resource type of the audit trail's records.
 pub const AUDIT_EVENT: &str = "AuditEvent";
@@ -349,6 +350,45 @@ pub fn reference_of(content: &Value) -> Option<String> {
     })
 }
 
+/// One audit record of resources created together (an import): the
+/// resources it lists and the Patient they are about, if any.
+#[derive(Debug, PartialEq)]
+pub struct CreatedRecord {
+    pub resources: Vec<String>,
+    pub patient: Option<String>,
+}
+
+/// The resources of an import, grouped into its audit records: one per
+/// Patient, naming only the resources about that Patient, and one for those
+/// about none, each of at most `MAX_LISTED` resources. So every resource is
+/// named in an event of each Patient it is about, and an event names no
+/// other Patient's resources, however many lines come before.
+#[derive(Default)]
+pub struct CreatedTogether {
+    open: BTreeMap<Option<String>, Vec<String>>,
+}
+
+impl CreatedTogether {
+    /// Adds a created resource; returns the records it filled.
+    pub fn add(&mut self, reference: String, patients: Vec<String>) -> Vec<CreatedRecord> {
+        let groups: Vec<Option<String>> = if patients.is_empty() { vec![None] } else { patients.into_iter().map(Some).collect() };
+        let mut full = Vec::new();
+        for patient in groups {
+            let listed = self.open.entry(patient.clone()).or_default();
+            listed.push(reference.clone());
+            if listed.len() == MAX_LISTED {
+                full.push(CreatedRecord { resources: std::mem::take(listed), patient });
+            }
+        }
+        full
+    }
+
+    /// The records not yet full.
+    pub fn finish(self) -> impl Iterator<Item = CreatedRecord> {
+        self.open.into_iter().filter(|(_, r)| !r.is_empty()).map(|(patient, resources)| CreatedRecord { resources, patient })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -545,5 +585,44 @@ mod tests {
             "compartment": [{"reference": "Project/p"}, {"reference": "Patient/p1"}, {"reference": "Organization/o"}]}});
         assert_eq!(reference_of(&doc).as_deref(), Some("Observation/o1/_history/v2"));
         assert_eq!(patients_of(&doc), ["Patient/p1"]);
+    }
+
+    #[test]
+    fn an_import_is_recorded_per_patient_naming_only_that_patients_resources() {
+        let mut together = CreatedTogether::default();
+        assert!(together.add("Patient/a/_history/1".into(), vec!["Patient/a".into()]).is_empty());
+        together.add("Observation/1/_history/1".into(), vec!["Patient/a".into()]);
+        together.add("Observation/2/_history/1".into(), vec!["Patient/b".into()]);
+        together.add("Organization/o/_history/1".into(), vec![]);
+        let records: Vec<CreatedRecord> = together.finish().collect();
+        assert_eq!(
+            records,
+            vec![
+                CreatedRecord { resources: vec!["Organization/o/_history/1".into()], patient: None },
+                CreatedRecord {
+                    resources: vec!["Patient/a/_history/1".into(), "Observation/1/_history/1".into()],
+                    patient: Some("Patient/a".into())
+                },
+                CreatedRecord { resources: vec!["Observation/2/_history/1".into()], patient: Some("Patient/b".into()) },
+            ]
+        );
+    }
+
+    #[test]
+    fn an_import_record_is_full_at_max_listed_and_the_next_starts_empty() {
+        let mut together = CreatedTogether::default();
+        let filled: Vec<CreatedRecord> = (0..=MAX_LISTED).flat_map(|n| together.add(format!("Basic/{n}"), vec![])).collect();
+        assert_eq!(filled.len(), 1);
+        assert_eq!(filled[0].resources.len(), MAX_LISTED);
+        let rest: Vec<CreatedRecord> = together.finish().collect();
+        assert_eq!(rest, vec![CreatedRecord { resources: vec![format!("Basic/{MAX_LISTED}")], patient: None }]);
+    }
+
+    #[test]
+    fn a_resource_about_two_patients_is_in_both_records() {
+        let mut together = CreatedTogether::default();
+        together.add("Group/g".into(), vec!["Patient/a".into(), "Patient/b".into()]);
+        let patients: Vec<Option<String>> = together.finish().map(|r| r.patient).collect();
+        assert_eq!(patients, vec![Some("Patient/a".into()), Some("Patient/b".into())]);
     }
 }

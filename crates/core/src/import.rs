@@ -8,6 +8,7 @@
 //! rewritten to the id the resource gets, wherever the two lines are.
 
 use crate::outcome::{FhirError, Result};
+use crate::resource::MAX_BYTES;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -18,9 +19,12 @@ pub struct Line<'a> {
     pub text: &'a str,
 }
 
-/// The non-blank lines of `ndjson` (`\n` or `\r\n` separated).
+/// The non-blank lines of `ndjson` (`\n` or `\r\n` separated; a leading
+/// byte order mark is not part of the first).
 pub fn lines(ndjson: &str) -> impl Iterator<Item = Line<'_>> {
     ndjson
+        .strip_prefix('\u{feff}')
+        .unwrap_or(ndjson)
         .split('\n')
         .enumerate()
         .map(|(i, text)| Line { number: i + 1, text: text.strip_suffix('\r').unwrap_or(text) })
@@ -36,6 +40,11 @@ pub fn at_line(number: usize, mut e: FhirError) -> FhirError {
 /// A line's resource. jsonb cannot hold `\u0000`, so a document with it is
 /// refused here rather than by the store, as `create` never receives one.
 pub fn parse(line: &Line) -> Result<Value> {
+    // Parsed JSON takes several times its text's memory: no line past twice
+    // the largest resource (which a line may exceed by its whitespace only) is parsed.
+    if line.text.len() > 2 * MAX_BYTES {
+        return Err(at_line(line.number, FhirError::invalid(format!("Resource is larger than {} MiB", MAX_BYTES >> 20))));
+    }
     let value: Value =
         serde_json::from_str(line.text).map_err(|e| at_line(line.number, FhirError::invalid(format!("Invalid JSON: {e}"))))?;
     if holds_nul(&value) {
@@ -60,6 +69,22 @@ struct Head {
     id: Option<String>,
 }
 
+/// A line's type and id, as its full parse will see them (a repeated key,
+/// which the quick parse refuses, has its last value there too).
+fn head(text: &str) -> Option<(String, String)> {
+    match serde_json::from_str::<Head>(text) {
+        Ok(Head { resource_type: Some(t), id: Some(id) }) => Some((t, id)),
+        Ok(_) => None,
+        Err(_) => match serde_json::from_str::<Value>(text).ok()? {
+            Value::Object(obj) => match (obj.get("resourceType"), obj.get("id")) {
+                (Some(Value::String(t)), Some(Value::String(id))) => Some((t.clone(), id.clone())),
+                _ => None,
+            },
+            _ => None,
+        },
+    }
+}
+
 /// The ids of one import: for each resource that came with an id, the id
 /// it is created with, by its type and old id.
 pub struct Ids {
@@ -79,7 +104,7 @@ impl Ids {
         let mut first_line: HashMap<(String, String), usize> = HashMap::new();
         for line in lines(ndjson) {
             // A line that is not a resource is refused when it is created, in line order.
-            let Ok(Head { resource_type: Some(resource_type), id: Some(id) }) = serde_json::from_str::<Head>(line.text) else { continue };
+            let Some((resource_type, id)) = head(line.text) else { continue };
             let key = (resource_type, id);
             if let Some(first) = first_line.get(&key) {
                 return Err(at_line(
@@ -124,14 +149,23 @@ impl Ids {
         (new != old).then(|| format!("{resource_type}/{new}"))
     }
 
-    /// Rewrites the references of `resource` to resources of this import
-    /// (its server-owned `meta` aside).
+    /// Rewrites the references of `resource` to resources of this import:
+    /// everywhere but in `meta`, which the server owns, except the accounts
+    /// (an admin's import names them, an Organization of the import too).
     pub fn rewrite(&self, resource: &mut Value) {
         if self.new.is_empty() {
             return;
         }
         if let Value::Object(obj) = resource {
-            obj.iter_mut().filter(|(k, _)| *k != "meta").for_each(|(_, v)| self.rewrite_within(v));
+            for (key, value) in obj.iter_mut() {
+                match (key.as_str(), value) {
+                    ("meta", Value::Object(meta)) => {
+                        meta.iter_mut().filter(|(k, _)| *k == "account" || *k == "accounts").for_each(|(_, v)| self.rewrite_within(v))
+                    }
+                    ("meta", _) => {}
+                    (_, value) => self.rewrite_within(value),
+                }
+            }
         }
     }
 
@@ -223,5 +257,34 @@ mod tests {
         let ndjson = "{\"resourceType\":\"Patient\",\"id\":\"p\"}\n\n{\"resourceType\":\"Patient\",\"id\":\"p\"}";
         let e = Ids::read(ndjson, true, || unreachable!()).err().unwrap();
         assert_eq!(e.message, "NDJSON line 3: Patient/p is already on line 1");
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_first_line() {
+        assert_eq!(lines("\u{feff}{\"a\":1}").next().unwrap().text, "{\"a\":1}");
+    }
+
+    #[test]
+    fn a_line_past_twice_the_largest_resource_is_refused_unparsed() {
+        let text = " ".repeat(2 * MAX_BYTES + 1);
+        let e = parse(&Line { number: 3, text: &text }).unwrap_err();
+        assert!(e.message.starts_with("NDJSON line 3: Resource is larger than"), "{}", e.message);
+    }
+
+    #[test]
+    fn accounts_naming_an_imported_resource_follow_its_new_id() {
+        let ids = Ids::read("{\"resourceType\":\"Organization\",\"id\":\"o\"}", false, counter()).unwrap();
+        let mut patient = json!({"resourceType": "Patient", "meta": {"accounts": [{"reference": "Organization/o"}], "account": {"reference": "Organization/o"}}});
+        ids.rewrite(&mut patient);
+        assert_eq!(
+            patient["meta"],
+            json!({"accounts": [{"reference": "Organization/new1"}], "account": {"reference": "Organization/new1"}})
+        );
+    }
+
+    #[test]
+    fn a_line_that_repeats_its_id_key_is_known_by_its_last_id() {
+        let ids = Ids::read("{\"resourceType\":\"Patient\",\"id\":\"a\",\"id\":\"b\"}", false, counter()).unwrap();
+        assert_eq!((ids.new_id("Patient", "a"), ids.new_id("Patient", "b")), (None, Some("new1")));
     }
 }

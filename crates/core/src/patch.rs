@@ -13,7 +13,7 @@ pub fn apply(resource: &Value, patch: &Value) -> Result<Value> {
     let ops: json_patch::Patch =
         serde_json::from_value(patch.clone()).map_err(|e| FhirError::invalid(format!("Invalid JSON Patch: {e}")))?;
     let mut patched = resource.clone();
-    let (mut bytes, mut depth) = resource::measure(resource);
+    let mut size = resource::measure(resource);
     for op in &ops.0 {
         let placed = match op {
             PatchOperation::Add(a) => Some((resource::measure(&a.value), a.path.as_str(), true)),
@@ -22,12 +22,13 @@ pub fn apply(resource: &Value, patch: &Value) -> Result<Value> {
             PatchOperation::Move(m) => patched.pointer(m.from.as_str()).map(|v| (resource::measure(v), m.path.as_str(), false)),
             PatchOperation::Remove(_) | PatchOperation::Test(_) => None,
         };
-        if let Some(((value_bytes, value_depth), at, grows)) = placed {
+        if let Some((value, at, grows)) = placed {
             if grows {
-                bytes += value_bytes;
+                size.bytes += value.bytes;
             }
-            depth = depth.max(at.matches('/').count() + value_depth);
-            resource::check_limits(bytes, depth)?;
+            size.depth = size.depth.max(at.matches('/').count() + value.depth);
+            size.longest_number = size.longest_number.max(value.longest_number);
+            resource::check_limits(size)?;
         }
         json_patch::patch(&mut patched, std::slice::from_ref(op)).map_err(|e| FhirError::invalid(format!("JSON Patch failed: {e}")))?;
     }

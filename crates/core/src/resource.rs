@@ -18,36 +18,72 @@ pub const MAX_DEPTH: usize = 100;
 /// The largest written resource, as serialized JSON (about).
 pub const MAX_BYTES: usize = 64 << 20;
 
-/// The size of `value` serialized (about) and its nesting depth (a scalar
-/// is 0), measured without recursion.
-pub fn measure(value: &Value) -> (usize, usize) {
-    let (mut bytes, mut deepest) = (0, 0);
+/// The most characters a number may print as. PostgreSQL prints jsonb
+/// numbers without exponents, so `1e131000` is 131,001 characters: a few of
+/// them would make a small input a document too large to read back.
+pub const MAX_NUMBER_CHARS: usize = 1000;
+
+/// A document's size as PostgreSQL prints it (about), its nesting depth (a
+/// scalar is 0) and its longest number, measured without recursion.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Size {
+    pub bytes: usize,
+    pub depth: usize,
+    pub longest_number: usize,
+}
+
+pub fn measure(value: &Value) -> Size {
+    let mut size = Size::default();
     let mut stack = vec![(value, 0)];
     while let Some((v, d)) = stack.pop() {
-        bytes += match v {
+        size.bytes += match v {
             Value::Array(items) => {
                 stack.extend(items.iter().map(|c| (c, d + 1)));
-                deepest = deepest.max(d + 1);
+                size.depth = size.depth.max(d + 1);
                 2 + items.len()
             }
             Value::Object(obj) => {
                 stack.extend(obj.values().map(|c| (c, d + 1)));
-                deepest = deepest.max(d + 1);
+                size.depth = size.depth.max(d + 1);
                 obj.keys().map(|k| k.len() + 4).sum::<usize>() + 2
             }
             Value::String(text) => text.len() + 2,
-            _ => 8,
+            Value::Number(n) => {
+                let chars = printed_chars(&n.to_string());
+                size.longest_number = size.longest_number.max(chars);
+                chars
+            }
+            _ => 5,
         };
     }
-    (bytes, deepest)
+    size
 }
 
-/// Refuses a document past the size or depth limit.
-pub fn check_limits(bytes: usize, depth: usize) -> Result<()> {
-    if depth > MAX_DEPTH {
+/// How many characters PostgreSQL prints a JSON number as: its digits
+/// written out in full, the exponent applied.
+fn printed_chars(number: &str) -> usize {
+    let (mantissa, exponent) = match number.find(['e', 'E']) {
+        Some(at) => (&number[..at], number[at + 1..].parse::<i64>().unwrap_or(i64::MAX)),
+        None => (number, 0),
+    };
+    let (whole, fraction) = mantissa.trim_start_matches('-').split_once('.').unwrap_or((mantissa.trim_start_matches('-'), ""));
+    let (whole, fraction) = (whole.len() as i64, fraction.len() as i64);
+    // Digits before the point, after it, the point and a sign.
+    let before = (whole + exponent).max(1);
+    let after = (fraction - exponent).max(0);
+    usize::try_from(before.saturating_add(after).saturating_add(2)).unwrap_or(usize::MAX)
+}
+
+/// Refuses a document past the size or depth limit, or with a number too
+/// long to print.
+pub fn check_limits(size: Size) -> Result<()> {
+    if size.depth > MAX_DEPTH {
         return Err(FhirError::invalid(format!("Resource is nested deeper than {MAX_DEPTH} levels")));
     }
-    if bytes > MAX_BYTES {
+    if size.longest_number > MAX_NUMBER_CHARS {
+        return Err(FhirError::invalid(format!("A number may have at most {MAX_NUMBER_CHARS} digits written out")));
+    }
+    if size.bytes > MAX_BYTES {
         return Err(FhirError::invalid(format!("Resource is larger than {} MiB", MAX_BYTES >> 20)));
     }
     Ok(())
@@ -56,8 +92,7 @@ pub fn check_limits(bytes: usize, depth: usize) -> Result<()> {
 /// Checks the shape every written resource must have and returns its type.
 pub fn check(resource: &Value) -> Result<&str> {
     let obj = resource.as_object().ok_or_else(|| FhirError::invalid("Resource must be a JSON object"))?;
-    let (bytes, depth) = measure(resource);
-    check_limits(bytes, depth)?;
+    check_limits(measure(resource))?;
     let resource_type = match obj.get("resourceType") {
         Some(Value::String(t)) => t.as_str(),
         Some(_) => return Err(FhirError::invalid("resourceType must be a string").at("resourceType")),
@@ -287,5 +322,25 @@ mod tests {
         }
         assert!(check(&json!({"resourceType": "Basic", "extension": deep.clone()})).is_err());
         assert!(check(&json!({"resourceType": "Basic", "extension": deep[0].clone()})).is_ok());
+    }
+
+    fn number(text: &str) -> Value {
+        serde_json::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn a_number_is_measured_as_postgresql_prints_it() {
+        assert_eq!(measure(&number("1e131000")).longest_number, 131_003);
+        assert_eq!(measure(&number("-2.50")).longest_number, 5);
+        assert_eq!(measure(&number("1.5e-3")).longest_number, 7);
+    }
+
+    #[test]
+    fn a_number_that_prints_as_a_thousand_digits_is_refused() {
+        let basic = |v: &str| json!({"resourceType": "Basic", "extension": [{"url": "x", "valueDecimal": number(v)}]});
+        let err = check(&basic("1e131000")).unwrap_err();
+        assert!(err.message.contains("at most 1000 digits"), "{}", err.message);
+        assert!(check(&basic("1e-2000")).is_err());
+        assert!(check(&basic("1e900")).is_ok());
     }
 }

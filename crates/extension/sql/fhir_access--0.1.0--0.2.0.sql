@@ -394,6 +394,19 @@ BEGIN
 END
 $$;
 
+-- DROP EXTENSION fhir_access and DROP SCHEMA of its schema are refused while
+-- resources are stored, and DROP OWNED BY its roles always (see
+-- src/drop_guard.rs), and renaming its schema: the data tables are extension members, and a drop would
+-- destroy every clinical record with them. ENABLE ALWAYS: the guard also holds
+-- under session_replication_role = replica, which restore scripts often set.
+CREATE FUNCTION fhir._guard_drop() RETURNS event_trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'fhir_access_guard_drop';
+
+CREATE EVENT TRIGGER fhir_access_keeps_data ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED', 'ALTER SCHEMA')
+    EXECUTE FUNCTION fhir._guard_drop();
+ALTER EVENT TRIGGER fhir_access_keeps_data ENABLE ALWAYS;
+
 -- fhir.search(resource_type, query): a FHIR search under the session's access.
 --
 -- It runs as fhir_reader, like the view: row-level security admits the rows
@@ -428,19 +441,6 @@ ALTER FUNCTION fhir.search(text, text) OWNER TO fhir_reader;
 -- Only fhir.search records searches: a client calling it could forge records.
 REVOKE ALL ON FUNCTION fhir._audit_search(text, text, text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fhir._audit_search(text, text, text[]) TO fhir_reader;
-
--- DROP EXTENSION fhir_access and DROP SCHEMA of its schema are refused while
--- resources are stored, and DROP OWNED BY its roles always (see
--- src/drop_guard.rs), and renaming its schema: the data tables are extension members, and a drop would
--- destroy every clinical record with them. ENABLE ALWAYS: the guard also holds
--- under session_replication_role = replica, which restore scripts often set.
-CREATE FUNCTION fhir._guard_drop() RETURNS event_trigger
-LANGUAGE c AS 'MODULE_PATHNAME', 'fhir_access_guard_drop';
-
-CREATE EVENT TRIGGER fhir_access_keeps_data ON ddl_command_start
-    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED', 'ALTER SCHEMA')
-    EXECUTE FUNCTION fhir._guard_drop();
-ALTER EVENT TRIGGER fhir_access_keeps_data ENABLE ALWAYS;
 
 CREATE  FUNCTION "_session_redacts"(
 	"session" TEXT /* & str */
@@ -571,6 +571,13 @@ CREATE  FUNCTION "history"(
 STRICT
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'history_wrapper';
+
+CREATE  FUNCTION "import"(
+	"ndjson" TEXT /* & str */
+) RETURNS bigint /* i64 */
+STRICT
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'import_wrapper';
 
 CREATE  FUNCTION "invite"(
 	"project_id" TEXT, /* & str */
@@ -725,7 +732,11 @@ FOR EACH ROW EXECUTE FUNCTION fhir.resources_write();
 
 -- The content index is new (its operator class is created above). Building
 -- it reads every resource once.
-CREATE INDEX resource_content_idx ON fhir.resource USING gin (content fhir.content_ops);
+CREATE INDEX resource_content_idx ON fhir.resource USING gin (content fhir.content_ops) WITH (fastupdate = off);
+-- Reads under policy no longer scan a pending list (schema.sql): the one
+-- there is merged into the index now.
+ALTER INDEX fhir.resource_tokens_idx SET (fastupdate = off);
+SELECT pg_catalog.gin_clean_pending_list('fhir.resource_tokens_idx'::pg_catalog.regclass);
 
 -- The privileges given since the install are not initial privileges.
 UPDATE pg_catalog.pg_init_privs i

@@ -106,10 +106,9 @@ impl Subject {
         }
     }
 
-    /// Resources created together (an import): the first of them, the
-    /// Patients they are about, and how many there were.
-    pub fn created(resources: Vec<String>, patients: Vec<String>, count: usize) -> Subject {
-        Subject { resources, patients, returned: Some(count), ..Subject::default() }
+    /// One record of resources created together (an import).
+    pub fn created(record: audit::CreatedRecord) -> Subject {
+        Subject { resources: record.resources, patients: record.patient.into_iter().collect(), ..Subject::default() }
     }
 
     /// More resources concerned (an invite's profile and User).

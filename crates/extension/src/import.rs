@@ -2,14 +2,14 @@
 //! `fhir.create` creates it (validation, policy, ids, accounts, versions,
 //! tokens, compartments), in line order, in the caller's transaction: a line
 //! that is refused aborts the whole import, so nothing of it stays. The
-//! import is one audit record, not one per line.
+//! audit trail records the import per Patient, not per line.
 
-use crate::audit::{audited, Subject};
+use crate::audit::{self, Subject};
 use crate::errors::OrRaise;
-use crate::interactions::prepare_create;
+use crate::interactions::{notify_findings, prepare_create};
 use crate::session::{self, Caller};
-use crate::versions;
-use fhir_access_core::audit::{self, Action};
+use crate::{storage, versions};
+use fhir_access_core::audit::{patients_of, reference_of, Action, CreatedTogether};
 use fhir_access_core::import::{self, Ids};
 use fhir_access_core::outcome::Result;
 use fhir_access_core::policy::Interaction;
@@ -18,43 +18,21 @@ use pgrx::prelude::*;
 /// A progress NOTICE every this many lines.
 const PROGRESS_EVERY: usize = 10_000;
 
+const CREATE: Action = Action::Interaction(Interaction::Create);
+
 #[pg_extern]
 fn import(ndjson: &str) -> i64 {
     let caller = session::caller();
-    let imported = audited(Action::Interaction(Interaction::Create), Subject::default, import_all(&caller, ndjson), Imported::subject);
-    imported.or_raise().count as i64
-}
-
-/// What an import created, as its audit record lists it.
-#[derive(Default)]
-struct Imported {
-    count: usize,
-    resources: Vec<String>,
-    patients: Vec<String>,
-}
-
-impl Imported {
-    fn subject(&self) -> Subject {
-        Subject::created(self.resources.clone(), self.patients.clone(), self.count)
+    let imported = storage::memoized(|| import_all(&caller, ndjson));
+    if let Err(e) = &imported {
+        audit::record(&caller, CREATE, Subject::default(), Some(e));
     }
-
-    fn add(&mut self, content: &serde_json::Value) {
-        self.count += 1;
-        if self.resources.len() < audit::MAX_LISTED {
-            self.resources.extend(audit::reference_of(content));
-        }
-        // Past MAX_PATIENT_EVENTS Patients the record lists none: one more is enough to know.
-        for p in audit::patients_of(content) {
-            if self.patients.len() <= audit::MAX_PATIENT_EVENTS && !self.patients.contains(&p) {
-                self.patients.push(p);
-            }
-        }
-    }
+    imported.or_raise() as i64
 }
 
-fn import_all(caller: &Caller, ndjson: &str) -> Result<Imported> {
+fn import_all(caller: &Caller, ndjson: &str) -> Result<usize> {
     let ids = Ids::read(ndjson, matches!(caller, Caller::System), versions::random_uuid)?;
-    let mut imported = Imported::default();
+    let (mut count, mut together) = (0, CreatedTogether::default());
     for line in import::lines(ndjson) {
         let mut resource = import::parse(&line)?;
         ids.rewrite(&mut resource);
@@ -66,10 +44,18 @@ fn import_all(caller: &Caller, ndjson: &str) -> Result<Imported> {
             .map_err(|e| import::at_line(line.number, e))?;
         versions::store(&created.resource_type, &created.project_id, &created.version, true, false)
             .map_err(|e| import::at_line(line.number, e))?;
-        imported.add(&created.version.content);
-        if imported.count % PROGRESS_EVERY == 0 {
-            notice!("fhir.import: {} resources created (line {})", imported.count, line.number);
+        let content = &created.version.content;
+        notify_findings(content);
+        for full in together.add(reference_of(content).expect("stamped"), patients_of(content)) {
+            audit::record(caller, CREATE, Subject::created(full), None);
+        }
+        count += 1;
+        if count % PROGRESS_EVERY == 0 {
+            notice!("fhir.import: {count} resources created (line {})", line.number);
         }
     }
-    Ok(imported)
+    for rest in together.finish() {
+        audit::record(caller, CREATE, Subject::created(rest), None);
+    }
+    Ok(count)
 }

@@ -29,10 +29,15 @@ fn create(resource: Document) -> Document {
 /// A written version, after the review of an AccessPolicy's content as
 /// NOTICEs (only once the write succeeded: a refused caller gets no review).
 fn written(version: Value) -> Value {
-    if version["resourceType"] == "AccessPolicy" {
-        crate::lint::notify(&version);
-    }
+    notify_findings(&version);
     version
+}
+
+/// A written AccessPolicy's lint findings, as NOTICEs.
+pub fn notify_findings(version: &Value) {
+    if version["resourceType"] == "AccessPolicy" {
+        crate::lint::notify(version);
+    }
 }
 
 #[pg_extern]

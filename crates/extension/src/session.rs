@@ -139,6 +139,7 @@ thread_local! {
 /// it compiled may yet be rolled back, to a savepoint too) and caches nothing.
 pub fn access_changed() {
     invalidate();
+    crate::storage::forget_reads();
     if CHANGED.with(|c| c.replace(true)) {
         return;
     }

@@ -204,6 +204,7 @@ fn one<T: FromDatum + IntoDatum>(rows: SpiTupleTable) -> SpiResult<Option<T>> {
 }
 
 /// The current version of a resource.
+#[derive(Clone)]
 pub struct Current {
     pub project_id: String,
     pub version_id: String,
@@ -229,7 +230,73 @@ fn read_current(scope: Scope, stmt: &Statement, resource_type: &str, id: &str) -
 }
 
 pub fn current(scope: Scope, resource_type: &str, id: &str) -> Option<Current> {
-    read_current(scope, &CURRENT, resource_type, id)
+    let key = (resource_type.to_owned(), id.to_owned());
+    let slot = scope as usize;
+    if let Some(known) = MEMO.with(|m| m.borrow().as_ref().and_then(|memo| memo.current.get(&key).and_then(|s| s[slot].clone()))) {
+        return known;
+    }
+    let found = read_current(scope, &CURRENT, resource_type, id);
+    MEMO.with(|m| {
+        if let Some(memo) = m.borrow_mut().as_mut() {
+            if memo.current.len() >= MEMO_SIZE {
+                memo.current.clear();
+            }
+            memo.current.entry(key).or_default()[slot] = Some(found.clone());
+        }
+    });
+    found
+}
+
+/// The most resources `memoized` remembers; past it, it starts over.
+const MEMO_SIZE: usize = 10_000;
+
+/// What `current` (by scope) and `checks_references` answered while
+/// `memoized` runs.
+#[derive(Default)]
+struct Memo {
+    current: HashMap<(String, String), [Option<Option<Current>>; 2]>,
+    checks_references: HashMap<String, bool>,
+}
+
+thread_local! {
+    static MEMO: RefCell<Option<Memo>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with reads of current versions remembered, for one statement
+/// that looks up the same resources many times (`fhir.import`): what it
+/// reads is as of its first look, as in one snapshot. Its own writes forget
+/// what they change; a change of access forgets everything (the rows the
+/// session sees may change).
+pub fn memoized<R>(f: impl FnOnce() -> R) -> R {
+    struct Forget;
+    impl Drop for Forget {
+        fn drop(&mut self) {
+            MEMO.with(|m| m.borrow_mut().take());
+        }
+    }
+    MEMO.with(|m| *m.borrow_mut() = Some(Memo::default()));
+    let _forget = Forget;
+    f()
+}
+
+/// Forgets every remembered read (see `memoized`).
+pub fn forget_reads() {
+    MEMO.with(|m| {
+        if let Some(memo) = m.borrow_mut().as_mut() {
+            *memo = Memo::default();
+        }
+    });
+}
+
+fn forget_current(resource_type: &str, id: &str) {
+    MEMO.with(|m| {
+        if let Some(memo) = m.borrow_mut().as_mut() {
+            memo.current.remove(&(resource_type.to_owned(), id.to_owned()));
+            if resource_type == "Project" {
+                memo.checks_references.remove(id);
+            }
+        }
+    });
 }
 
 /// The current version, locked against concurrent writers until the transaction ends.
@@ -270,6 +337,7 @@ pub fn write(version: NewVersion, first: bool) -> bool {
         version.tokens.into(),
         RawJsonb(to_datum(version.content)).into(),
     ];
+    forget_current(version.resource_type, version.id);
     run(if first { &INSERT_VERSION } else { &UPDATE_VERSION }, &args, one::<i64>).unwrap_or(0) > 0
 }
 
@@ -403,7 +471,16 @@ pub fn verify_history() -> Vec<(String, String, String)> {
 
 /// Whether the project sets `checkReferencesOnWrite`.
 pub fn checks_references(project_id: &str) -> bool {
-    run(&CHECKS_REFERENCES, &[project_id.into()], |rows| Ok(one::<bool>(rows)?.unwrap_or(false)))
+    if let Some(known) = MEMO.with(|m| m.borrow().as_ref().and_then(|memo| memo.checks_references.get(project_id).copied())) {
+        return known;
+    }
+    let checks = run(&CHECKS_REFERENCES, &[project_id.into()], |rows| Ok(one::<bool>(rows)?.unwrap_or(false)));
+    MEMO.with(|m| {
+        if let Some(memo) = m.borrow_mut().as_mut() {
+            memo.checks_references.insert(project_id.to_owned(), checks);
+        }
+    });
+    checks
 }
 
 /// The User with `email` in `project_id` ('' for global users).
