@@ -22,5 +22,5 @@ CREATE OPERATOR CLASS fhir.content_ops FOR TYPE jsonb USING gin AS
     FUNCTION 6 gin_triconsistent_jsonb_path(internal, int2, jsonb, int4, internal, internal, internal),
     STORAGE int4;
 
--- Without fastupdate, as resource_tokens_idx (schema.sql).
-CREATE INDEX resource_content_idx ON fhir.resource USING gin (content fhir.content_ops) WITH (fastupdate = off);
+-- A small pending list, as resource_tokens_idx (schema.sql).
+CREATE INDEX resource_content_idx ON fhir.resource USING gin (content fhir.content_ops) WITH (gin_pending_list_limit = 64);

@@ -66,9 +66,11 @@ ALTER TABLE fhir.resource
 -- Project walls and type-wide policies: all Observations of a project.
 CREATE INDEX resource_project_type_idx ON fhir.resource (project_id, resource_type);
 -- Policies and searches: a patient's resources, an organization's patients.
--- Without fastupdate: every read under policy scans this index, and a GIN
--- pending list (up to 4 MB between vacuums) is read whole by every scan.
-CREATE INDEX resource_tokens_idx ON fhir.resource USING gin (tokens fhir.token_ops) WITH (fastupdate = off);
+-- Every read under policy scans this index, and each scan reads the GIN
+-- pending list whole: at the default 4 MB, a read after 3,000 creates took
+-- 9.2 ms instead of 0.08. At 64 kB (8 pages) reads stay as fast, and a
+-- create costs 16% more than at 4 MB; without a pending list, 61% more.
+CREATE INDEX resource_tokens_idx ON fhir.resource USING gin (tokens fhir.token_ops) WITH (gin_pending_list_limit = 64);
 
 CREATE TABLE fhir.resource_history (
     resource_type text NOT NULL,

@@ -24,6 +24,7 @@ mod pg_tests;
 mod search;
 mod session;
 mod storage;
+mod unique_lookup;
 mod version_gate;
 mod versions;
 mod who;
@@ -59,6 +60,7 @@ pub extern "C-unwind" fn _PG_init() {
     session::define_settings();
     audit::install();
     content_index::install();
+    unique_lookup::install();
     explain_guard::install();
     version_gate::install();
 }
