@@ -46,6 +46,19 @@ SELECT t.ok(pg_temp.rb_plan_of($$SELECT content FROM fhir.resources WHERE resour
 SELECT t.ok(pg_temp.rb_plan_of($$SELECT content FROM fhir.resources WHERE resource_type = 'Patient' AND id IN ('pt3', 'pt4')$$) LIKE '%resource_tokens_idx%'
             OR pg_temp.rb_plan_of($$SELECT content FROM fhir.resources WHERE resource_type = 'Patient' AND id IN ('pt3', 'pt4')$$) NOT LIKE '%BitmapAnd%',
             'an id list is not a pinned key: the planner chooses as before');
+-- Where workers are cheap, PostgreSQL also builds a parallel plan from the same BitmapAnd.
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET min_parallel_index_scan_size = 0;
+SELECT t.ok(pg_temp.rb_plan_of($$SELECT content FROM fhir.resources WHERE resource_type = 'Patient' AND id = 'pt3'$$) NOT LIKE '%resource_tokens_idx%',
+            'a parallel plan by id uses the primary key alone too');
+SELECT t.is((SELECT count(*) FROM fhir.resources WHERE resource_type = 'Patient' AND id IN ('pt3', 'pt4', 'qt3')), 1::bigint,
+            'and reads what the policy admits');
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET min_parallel_index_scan_size;
 PREPARE rb_by_id(text) AS SELECT id FROM fhir.resources WHERE resource_type = 'Patient' AND id = $1;
 SET plan_cache_mode = force_generic_plan;
 SELECT t.ok(pg_temp.rb_plan_of('EXECUTE rb_by_id(''pt3'')') NOT LIKE '%resource_tokens_idx%', 'a generic plan by id uses the primary key alone too');

@@ -23,15 +23,24 @@ use pgrx::pg_sys::BuiltinOid::{BOOLOID, INT4OID, JSONBOID, OIDOID, TEXTARRAYOID,
 /// The OID of the view `fhir.resources` in this database, `None` where the
 /// extension is not (syscache lookups by name, cheap enough for every plan).
 pub(crate) fn resources_view() -> Option<pg_sys::Oid> {
+    relation(c"resources")
+}
+
+/// The OID of the table `fhir.resource` in this database, as `resources_view`.
+pub(crate) fn resource_table() -> Option<pg_sys::Oid> {
+    relation(c"resource")
+}
+
+fn relation(name: &std::ffi::CStr) -> Option<pg_sys::Oid> {
     // SAFETY: catalog lookups by name; InvalidOid when absent.
-    let view = unsafe {
+    let relation = unsafe {
         let schema = pg_sys::get_namespace_oid(c"fhir".as_ptr(), true);
         if schema == pg_sys::InvalidOid {
             return None;
         }
-        pg_sys::get_relname_relid(c"resources".as_ptr(), schema)
+        pg_sys::get_relname_relid(name.as_ptr(), schema)
     };
-    (view != pg_sys::InvalidOid).then_some(view)
+    (relation != pg_sys::InvalidOid).then_some(relation)
 }
 
 struct Statement {

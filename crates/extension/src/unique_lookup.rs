@@ -10,6 +10,7 @@
 //! pinned by equality: the key finds at most one row, and the policy's
 //! conditions still run on it, as a filter.
 
+use crate::storage;
 use pgrx::prelude::*;
 use pgrx::PgList;
 
@@ -39,18 +40,22 @@ unsafe extern "C-unwind" fn set_rel_pathlist(
             return;
         }
         let mut checked = false;
-        for path in PgList::<pg_sys::Path>::from_pg((*rel).pathlist).iter_ptr() {
+        // Partial paths too: a Gather over them is built after this hook.
+        let paths = PgList::<pg_sys::Path>::from_pg((*rel).pathlist);
+        let partial = PgList::<pg_sys::Path>::from_pg((*rel).partial_pathlist);
+        for path in paths.iter_ptr().chain(partial.iter_ptr()) {
             if (*path).type_ != pg_sys::NodeTag::T_BitmapHeapPath || !(*path).param_info.is_null() {
                 continue;
             }
             let heap = path.cast::<pg_sys::BitmapHeapPath>();
             let Some(key) = pinned_unique_index((*heap).bitmapqual) else { continue };
             if !checked {
-                if Some((*rte).relid) != resource_table() {
+                if Some((*rte).relid) != storage::resource_table() {
                     return;
                 }
                 checked = true;
             }
+            // The path keeps the BitmapAnd's cost: it still has to win.
             (*heap).bitmapqual = key;
         }
     }
@@ -91,17 +96,4 @@ unsafe fn is_equality(clause: *mut pg_sys::Expr, family: pg_sys::Oid) -> bool {
         (*clause.cast::<pg_sys::Node>()).type_ == pg_sys::NodeTag::T_OpExpr
             && pg_sys::get_op_opfamily_strategy((*clause.cast::<pg_sys::OpExpr>()).opno, family) == pg_sys::BTEqualStrategyNumber as i32
     }
-}
-
-/// The OID of `fhir.resource` in this database, if the extension is there.
-fn resource_table() -> Option<pg_sys::Oid> {
-    // SAFETY: catalog lookups by name; InvalidOid when absent.
-    let table = unsafe {
-        let schema = pg_sys::get_namespace_oid(c"fhir".as_ptr(), true);
-        if schema == pg_sys::InvalidOid {
-            return None;
-        }
-        pg_sys::get_relname_relid(c"resource".as_ptr(), schema)
-    };
-    (table != pg_sys::InvalidOid).then_some(table)
 }
