@@ -8,7 +8,7 @@
 //! rewritten to the id the resource gets, wherever the two lines are.
 
 use crate::outcome::{FhirError, Result};
-use crate::resource::MAX_BYTES;
+use crate::resource::{self, MAX_BYTES};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -43,7 +43,7 @@ pub fn parse(line: &Line) -> Result<Value> {
     // Parsed JSON takes several times its text's memory: no line past twice
     // the largest resource (which a line may exceed by its whitespace only) is parsed.
     if line.text.len() > 2 * MAX_BYTES {
-        return Err(at_line(line.number, FhirError::invalid(format!("Resource is larger than {} MiB", MAX_BYTES >> 20))));
+        return Err(at_line(line.number, resource::too_large()));
     }
     let value: Value =
         serde_json::from_str(line.text).map_err(|e| at_line(line.number, FhirError::invalid(format!("Invalid JSON: {e}"))))?;

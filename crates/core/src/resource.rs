@@ -49,7 +49,7 @@ pub fn measure(value: &Value) -> Size {
             }
             Value::String(text) => text.len() + 2,
             Value::Number(n) => {
-                let chars = printed_chars(&n.to_string());
+                let chars = printed_chars(n.as_str());
                 size.longest_number = size.longest_number.max(chars);
                 chars
             }
@@ -84,9 +84,14 @@ pub fn check_limits(size: Size) -> Result<()> {
         return Err(FhirError::invalid(format!("A number may have at most {MAX_NUMBER_CHARS} digits written out")));
     }
     if size.bytes > MAX_BYTES {
-        return Err(FhirError::invalid(format!("Resource is larger than {} MiB", MAX_BYTES >> 20)));
+        return Err(too_large());
     }
     Ok(())
+}
+
+/// The refusal of a resource past `MAX_BYTES`.
+pub fn too_large() -> FhirError {
+    FhirError::invalid(format!("Resource is larger than {} MiB", MAX_BYTES >> 20))
 }
 
 /// Checks the shape every written resource must have and returns its type.

@@ -87,7 +87,7 @@ const TAKE_AUDIT: Statement = statement!("take_audit", [INT4OID], true);
 const LOCK_AUDIT: Statement = statement!("lock_audit", [BOOLOID], false);
 
 /// Which rows a read may see.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scope {
     /// Every row: the system, and the checks an interaction makes on its own
     /// (run as `fhir_writer`, which bypasses row-level security).
@@ -239,31 +239,25 @@ fn read_current(scope: Scope, stmt: &Statement, resource_type: &str, id: &str) -
 }
 
 pub fn current(scope: Scope, resource_type: &str, id: &str) -> Option<Current> {
-    let key = (resource_type.to_owned(), id.to_owned());
-    let slot = scope as usize;
-    if let Some(known) = MEMO.with(|m| m.borrow().as_ref().and_then(|memo| memo.current.get(&key).and_then(|s| s[slot].clone()))) {
-        return known;
-    }
-    let found = read_current(scope, &CURRENT, resource_type, id);
-    MEMO.with(|m| {
-        if let Some(memo) = m.borrow_mut().as_mut() {
+    remembered(
+        |memo| memo.current.get(&(scope, resource_type.to_owned(), id.to_owned())).cloned(),
+        || read_current(scope, &CURRENT, resource_type, id),
+        |memo, found| {
             if memo.current.len() >= MEMO_SIZE {
                 memo.current.clear();
             }
-            memo.current.entry(key).or_default()[slot] = Some(found.clone());
-        }
-    });
-    found
+            memo.current.insert((scope, resource_type.to_owned(), id.to_owned()), found);
+        },
+    )
 }
 
 /// The most resources `memoized` remembers; past it, it starts over.
 const MEMO_SIZE: usize = 10_000;
 
-/// What `current` (by scope) and `checks_references` answered while
-/// `memoized` runs.
+/// What `current` and `checks_references` answered while `memoized` runs.
 #[derive(Default)]
 struct Memo {
-    current: HashMap<(String, String), [Option<Option<Current>>; 2]>,
+    current: HashMap<(Scope, String, String), Option<Current>>,
     checks_references: HashMap<String, bool>,
 }
 
@@ -288,6 +282,21 @@ pub fn memoized<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// `read()`, or what it answered before while `memoized` runs. Outside
+/// `memoized` nothing is looked up or kept (every other statement reads).
+fn remembered<T: Clone>(known: impl FnOnce(&Memo) -> Option<T>, read: impl FnOnce() -> T, keep: impl FnOnce(&mut Memo, T)) -> T {
+    match MEMO.with(|m| m.borrow().as_ref().map(known)) {
+        None => read(),
+        Some(Some(answer)) => answer,
+        Some(None) => {
+            // The map is not borrowed while `read` runs: its statement may come back here.
+            let answer = read();
+            MEMO.with(|m| m.borrow_mut().as_mut().map(|memo| keep(memo, answer.clone())));
+            answer
+        }
+    }
+}
+
 /// Forgets every remembered read (see `memoized`).
 pub fn forget_reads() {
     MEMO.with(|m| {
@@ -300,7 +309,9 @@ pub fn forget_reads() {
 fn forget_current(resource_type: &str, id: &str) {
     MEMO.with(|m| {
         if let Some(memo) = m.borrow_mut().as_mut() {
-            memo.current.remove(&(resource_type.to_owned(), id.to_owned()));
+            for scope in [Scope::All, Scope::Session] {
+                memo.current.remove(&(scope, resource_type.to_owned(), id.to_owned()));
+            }
             if resource_type == "Project" {
                 memo.checks_references.remove(id);
             }
@@ -480,16 +491,13 @@ pub fn verify_history() -> Vec<(String, String, String)> {
 
 /// Whether the project sets `checkReferencesOnWrite`.
 pub fn checks_references(project_id: &str) -> bool {
-    if let Some(known) = MEMO.with(|m| m.borrow().as_ref().and_then(|memo| memo.checks_references.get(project_id).copied())) {
-        return known;
-    }
-    let checks = run(&CHECKS_REFERENCES, &[project_id.into()], |rows| Ok(one::<bool>(rows)?.unwrap_or(false)));
-    MEMO.with(|m| {
-        if let Some(memo) = m.borrow_mut().as_mut() {
+    remembered(
+        |memo| memo.checks_references.get(project_id).copied(),
+        || run(&CHECKS_REFERENCES, &[project_id.into()], |rows| Ok(one::<bool>(rows)?.unwrap_or(false))),
+        |memo, checks| {
             memo.checks_references.insert(project_id.to_owned(), checks);
-        }
-    });
-    checks
+        },
+    )
 }
 
 /// The User with `email` in `project_id` ('' for global users).
